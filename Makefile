@@ -1,0 +1,39 @@
+# Every target creates the virtual environment it needs, so `make test` and
+# `make demo` work on a fresh clone with nothing installed but python3.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint typecheck pytest test-django6 demo bench soak docs clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check authzguard tests
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+# Django 6.x needs Python 3.12+: a second environment, used by .ci/run.
+PY312 ?= python3.12
+VENV312 ?= .venv312
+test-django6:
+	test -x $(VENV312)/bin/python || PYENV_VERSION=3.12.1 $(PY312) -m venv $(VENV312)
+	$(VENV312)/bin/python -m pip install --quiet -e '.[dev]' 'Django>=6.0,<7'
+	$(VENV312)/bin/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(VENV312) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

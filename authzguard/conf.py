@@ -1,0 +1,71 @@
+"""Every ``AUTHZGUARD_*`` setting, read from ``django.conf.settings`` when used.
+
+Nothing is read at import time, so ``override_settings`` works in tests and the
+policy core stays importable without configured settings. Each property's
+docstring is the setting's documentation (see ``docs/settings.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULT_ALLOWED_VIEWS: tuple[str, ...] = (
+    "admin:*",
+    "login",
+    "logout",
+    "django.views.static.serve",
+    "django.contrib.staticfiles.views.serve",
+)
+
+
+class Settings:
+    def _get(self, name: str, default: Any) -> Any:
+        return getattr(django_settings, name, default)
+
+    @property
+    def POLICY_PATHS(self) -> Sequence[str | Path]:
+        """Files or directories of YAML policy files, merged in order. Default: ``[]``."""
+        value = self._get("AUTHZGUARD_POLICY_PATHS", [])
+        return tuple(value) if isinstance(value, (list, tuple)) else value  # type: ignore[no-any-return]
+
+    @property
+    def ENGINE(self) -> str:
+        """``"indexed"`` (default) or ``"casbin"``: which evaluator decides."""
+        return str(self._get("AUTHZGUARD_ENGINE", "indexed"))
+
+    @property
+    def MAX_POLICY_BYTES(self) -> int:
+        """Largest policy file accepted, in bytes. Default: 1 MiB."""
+        return int(self._get("AUTHZGUARD_MAX_POLICY_BYTES", 1024 * 1024))
+
+    @property
+    def DENY_BY_DEFAULT(self) -> bool:
+        """Refuse views that are neither bound nor exempt. Default: ``False``."""
+        return bool(self._get("AUTHZGUARD_DENY_BY_DEFAULT", False))
+
+    @property
+    def ALLOWED_VIEWS(self) -> Sequence[str]:
+        """View names (``namespace:*`` wildcards allowed) exempt under deny-by-default."""
+        return tuple(self._get("AUTHZGUARD_ALLOWED_VIEWS", DEFAULT_ALLOWED_VIEWS))
+
+    @property
+    def HIDE_EXISTENCE(self) -> bool:
+        """Answer 404 both for "forbidden" and for "no such object". Default: ``False``."""
+        return bool(self._get("AUTHZGUARD_HIDE_EXISTENCE", False))
+
+    @property
+    def STATE_CHANGING_METHODS(self) -> Sequence[str]:
+        """HTTP methods a state-changing action accepts. Default: ``("POST", "DELETE")``."""
+        return tuple(m.upper() for m in self._get("AUTHZGUARD_STATE_CHANGING_METHODS", ("POST", "DELETE")))
+
+    @property
+    def MAX_PARAMETER_LENGTH(self) -> int:
+        """Longest target parameter value accepted before any query. Default: 254."""
+        return int(self._get("AUTHZGUARD_MAX_PARAMETER_LENGTH", 254))
+
+
+settings = Settings()
