@@ -31,9 +31,11 @@ class PolicyError(AuthzGuardError):
 class ConditionError(AuthzGuardError):
     """A ``when:`` condition does not parse or does not type-check."""
 
-    def __init__(self, message: str, column: int = 0) -> None:
+    def __init__(self, message: str, column: int = 0, code: str = "AZ207") -> None:
         self.message = message
         self.column = column
+        #: The lint code: ``AZ207`` syntax, ``AZ205`` unknown attribute, ``AZ208`` types.
+        self.code = code
         super().__init__(f"{message} (at column {column + 1})")
 
 

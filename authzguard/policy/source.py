@@ -1,0 +1,225 @@
+"""Strict YAML reading: a tree of nodes that remember where they were written.
+
+PyYAML's composer gives us nodes with marks and with the tag YAML 1.1 would resolve,
+*before* any Python object is constructed. We keep every scalar as its raw text and
+let the schema layer decide what a field may hold, which is how YAML 1.1 surprises
+(``no`` read as false, ``010`` as 8, ``1:20`` as 80, ``~`` as null) become errors
+instead of silent coercions. Nothing here constructs arbitrary objects: any tag
+outside YAML's core scalar tags is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from authzguard.policy.findings import Finding
+
+_CORE = "tag:yaml.org,2002:"
+#: Tags the resolver may assign to plain scalars; anything else came from an explicit tag.
+SCALAR_TAGS = frozenset(
+    _CORE + name for name in ("str", "int", "float", "bool", "null", "timestamp", "value")
+)
+MERGE_TAG = _CORE + "merge"
+MAP_TAG = _CORE + "map"
+SEQ_TAG = _CORE + "seq"
+STR_TAG = _CORE + "str"
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+#: Nodes visited while expanding aliases; a "billion laughs" document stops here.
+DEFAULT_MAX_NODES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar(Node):
+    text: str
+    #: The tag YAML 1.1 resolves this scalar to (``...:bool`` for a plain ``no``).
+    tag: str
+    #: True for an unquoted scalar: only those are subject to YAML 1.1 implicit typing.
+    plain: bool
+
+    @property
+    def implicit_type(self) -> str:
+        """What YAML 1.1 would make of this scalar: ``str``, ``bool``, ``int``, ``null``..."""
+        if not self.plain:
+            return "str"
+        return self.tag.removeprefix(_CORE)
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping(Node):
+    items: tuple[tuple[Scalar, Node], ...] = field(default=())
+
+    def get(self, key: str) -> Node | None:
+        for k, v in self.items:
+            if k.text == key:
+                return v
+        return None
+
+    def __getitem__(self, key: str) -> Node:
+        node = self.get(key)
+        if node is None:
+            raise KeyError(key)
+        return node
+
+    def keys(self) -> list[str]:
+        return [k.text for k, _ in self.items]
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence(Node):
+    items: tuple[Node, ...] = field(default=())
+
+
+def describe(node: Node) -> str:
+    if isinstance(node, Mapping):
+        return "a mapping"
+    if isinstance(node, Sequence):
+        return "a list"
+    assert isinstance(node, Scalar)
+    return {"str": "a string", "null": "null"}.get(node.implicit_type, f"a {node.implicit_type}")
+
+
+class _Budget:
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def spend(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+class _Converter:
+    def __init__(self, file: str, max_nodes: int) -> None:
+        self.file = file
+        self.budget = _Budget(max_nodes)
+        self.findings: list[Finding] = []
+        self.exhausted = False
+
+    def error(self, mark: yaml.Mark | None, code: str, message: str) -> None:
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        self.findings.append(Finding(self.file, line, col, "error", code, message))
+
+    def convert(self, node: yaml.Node) -> Node | None:
+        if self.exhausted:
+            return None
+        if not self.budget.spend():
+            self.exhausted = True
+            self.error(
+                node.start_mark,
+                "AZ006",
+                "document expands to too many nodes (alias expansion is bounded); "
+                "remove anchors/aliases",
+            )
+            return None
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag not in SCALAR_TAGS and node.tag != MERGE_TAG:
+                self.error(
+                    node.start_mark,
+                    "AZ004",
+                    f"tag {node.tag!r} is not allowed in a policy (only plain YAML scalars, "
+                    "lists and mappings)",
+                )
+                return None
+            return Scalar(self.file, line, col, node.value, node.tag, node.style is None)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != SEQ_TAG:
+                self.error(node.start_mark, "AZ004", f"tag {node.tag!r} is not allowed in a policy")
+                return None
+            items = [self.convert(child) for child in node.value]
+            return Sequence(self.file, line, col, tuple(i for i in items if i is not None))
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != MAP_TAG:
+                self.error(node.start_mark, "AZ004", f"tag {node.tag!r} is not allowed in a policy")
+                return None
+            return self._mapping(node, line, col)
+        self.error(node.start_mark, "AZ003", "unsupported YAML node")  # pragma: no cover
+        return None
+
+    def _mapping(self, node: yaml.MappingNode, line: int, col: int) -> Mapping:
+        seen: dict[str, Scalar] = {}
+        items: list[tuple[Scalar, Node]] = []
+        for key_node, value_node in node.value:
+            key = self.convert(key_node)
+            if key is None:
+                continue
+            if not isinstance(key, Scalar):
+                self.error(key_node.start_mark, "AZ102", "mapping keys must be plain strings")
+                continue
+            if key.tag == MERGE_TAG:
+                self.error(
+                    key_node.start_mark,
+                    "AZ105",
+                    "merge keys (<<) are not supported in policies: write the keys out",
+                )
+                continue
+            if key.text in seen:
+                first = seen[key.text]
+                self.error(
+                    key_node.start_mark,
+                    "AZ005",
+                    f"duplicate key {key.text!r} (first defined at line {first.line})",
+                )
+                continue
+            seen[key.text] = key
+            value = self.convert(value_node)
+            if value is not None:
+                items.append((key, value))
+        return Mapping(self.file, line, col, tuple(items))
+
+
+def read_yaml(
+    path: Path,
+    *,
+    display: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> tuple[Node | None, list[Finding]]:
+    """Read one policy file into a node tree. Returns the tree (or None) and every finding."""
+    name = display or str(path)
+
+    def fail(code: str, message: str, line: int = 1, col: int = 1) -> tuple[None, list[Finding]]:
+        return None, [Finding(name, line, col, "error", code, message)]
+
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        return fail("AZ001", f"cannot read policy file: {exc.strerror or exc}")
+    if len(raw) > max_bytes:
+        return fail("AZ002", f"policy file is larger than the {max_bytes}-byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return fail("AZ001", f"policy file is not valid UTF-8 (byte {exc.start})")
+    return parse_yaml(text, name, max_nodes=max_nodes)
+
+
+def parse_yaml(
+    text: str, name: str, *, max_nodes: int = DEFAULT_MAX_NODES
+) -> tuple[Node | None, list[Finding]]:
+    try:
+        composed = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = exc.problem or exc.context or "invalid YAML"
+        code = "AZ004" if "tag" in reason and "!" in str(exc) else "AZ003"
+        return None, [Finding(name, line, col, "error", code, f"YAML syntax error: {reason}")]
+    except yaml.YAMLError as exc:
+        return None, [Finding(name, 1, 1, "error", "AZ003", f"YAML syntax error: {exc}")]
+    if composed is None:
+        return None, [Finding(name, 1, 1, "error", "AZ007", "policy file is empty")]
+    converter = _Converter(name, max_nodes)
+    tree = converter.convert(composed)
+    return tree, converter.findings
