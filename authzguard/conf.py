@@ -30,7 +30,7 @@ class Settings:
     def POLICY_PATHS(self) -> Sequence[str | Path]:
         """Files or directories of YAML policy files, merged in order. Default: ``[]``."""
         value = self._get("AUTHZGUARD_POLICY_PATHS", [])
-        return tuple(value) if isinstance(value, (list, tuple)) else value  # type: ignore[no-any-return]
+        return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
     @property
     def ENGINE(self) -> str:
@@ -66,6 +66,26 @@ class Settings:
     def MAX_PARAMETER_LENGTH(self) -> int:
         """Longest target parameter value accepted before any query. Default: 254."""
         return int(self._get("AUTHZGUARD_MAX_PARAMETER_LENGTH", 254))
+
+    @property
+    def SESSION_INDEX_CLIENT_INFO(self) -> bool:
+        """Store the IP address and user agent on each indexed session. Default: ``False``."""
+        return bool(self._get("AUTHZGUARD_SESSION_INDEX_CLIENT_INFO", False))
+
+    @property
+    def SESSION_TOUCH_INTERVAL(self) -> int:
+        """Seconds between two ``last_seen`` writes for one session. Default: 60."""
+        return int(self._get("AUTHZGUARD_SESSION_TOUCH_INTERVAL", 60))
+
+    @property
+    def SESSION_PURGE_ON_DEACTIVATE(self) -> bool:
+        """Purge a user's sessions when ``is_active`` becomes ``False``. Default: ``True``."""
+        return bool(self._get("AUTHZGUARD_SESSION_PURGE_ON_DEACTIVATE", True))
+
+    @property
+    def SESSION_PURGE_ON_PASSWORD_CHANGE(self) -> bool:
+        """Purge a user's other sessions when the password changes. Default: ``False``."""
+        return bool(self._get("AUTHZGUARD_SESSION_PURGE_ON_PASSWORD_CHANGE", False))
 
 
 settings = Settings()
