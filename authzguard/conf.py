@@ -87,5 +87,12 @@ class Settings:
         """Purge a user's other sessions when the password changes. Default: ``False``."""
         return bool(self._get("AUTHZGUARD_SESSION_PURGE_ON_PASSWORD_CHANGE", False))
 
+    @property
+    def REQUEST_ID_HEADER(self) -> str | None:
+        """Request header whose well-formed value becomes the audit ``request_id``
+        (else one is generated). Default: ``"X-Request-ID"``; ``None`` to always generate."""
+        value = self._get("AUTHZGUARD_REQUEST_ID_HEADER", "X-Request-ID")
+        return str(value) if value else None
+
 
 settings = Settings()

@@ -1,0 +1,87 @@
+"""``manage.py authzguard_index_sessions [--prune]``: index sessions that predate authzguard."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from authzguard.models import IndexedSession
+from authzguard.sessions.engines import get_engine
+
+_BATCH = 1000
+
+
+class Command(BaseCommand):
+    help = (
+        "Index the signed-in sessions already in the store (db, cached_db, file), once, "
+        "before SessionIndexMiddleware is enabled; --prune drops index rows whose session "
+        "is gone from the store."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--prune", action="store_true", help="Also remove index rows of vanished sessions."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            engine = get_engine()
+        except NotImplementedError as exc:
+            raise CommandError(str(exc)) from exc
+        if not engine.enumerable:
+            raise CommandError(
+                f"The {engine.name!r} session engine cannot list its sessions, so existing "
+                "ones cannot be indexed; they are indexed as users sign in again."
+            )
+        counts = self._index(engine)
+        if options["prune"]:
+            counts["pruned"] = self._prune(engine)
+        summary = ", ".join(f"{name}: {counts[name]}" for name in sorted(counts))
+        self.stdout.write(f"Sessions {summary}.")
+
+    def _index(self, engine: Any) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        pk_field = get_user_model()._meta.pk
+        indexed = set(IndexedSession.objects.values_list("session_key", flat=True))
+        pending: dict[str, Any] = {}  # session key -> user pk
+        for key, data in engine.stored_sessions():
+            if data is None:
+                counts["undecodable"] += 1
+            elif SESSION_KEY not in data:
+                counts["anonymous"] += 1
+            elif key in indexed:
+                counts["already indexed"] += 1
+            else:
+                try:
+                    pending[key] = pk_field.to_python(data[SESSION_KEY])
+                except Exception:
+                    counts["undecodable"] += 1
+        existing = set(
+            get_user_model()
+            ._default_manager.filter(pk__in=set(pending.values()))
+            .values_list("pk", flat=True)
+        )
+        now = timezone.now()
+        rows = [
+            IndexedSession(session_key=key, user_id=user_pk, created=now, last_seen=now)
+            for key, user_pk in pending.items()
+            if user_pk in existing
+        ]
+        counts["unknown user"] += len(pending) - len(rows)
+        IndexedSession.objects.bulk_create(rows, batch_size=_BATCH, ignore_conflicts=True)
+        counts["indexed"] += len(rows)
+        return counts
+
+    def _prune(self, engine: Any) -> int:
+        gone = [
+            key
+            for key in IndexedSession.objects.values_list("session_key", flat=True).iterator()
+            if not engine.exists(key)
+        ]
+        for start in range(0, len(gone), _BATCH):
+            IndexedSession.objects.filter(session_key__in=gone[start : start + _BATCH]).delete()
+        return len(gone)

@@ -1,0 +1,110 @@
+"""The session index: which sessions belong to which user, kept exact as sessions change."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+from django.utils import timezone
+
+from authzguard.conf import settings
+from authzguard.models import IndexedSession
+from authzguard.sessions.engines import UnsupportedSessionEngine, get_engine
+
+_USER_AGENT_LENGTH = IndexedSession._meta.get_field("user_agent").max_length or 256
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One of a user's sessions, as shown on a "my sessions" page (never the key)."""
+
+    id: int
+    created: datetime
+    last_seen: datetime
+    ip: str | None
+    user_agent: str
+    current: bool
+
+
+def client_info(request: HttpRequest) -> dict[str, Any]:
+    """IP address and user agent when ``AUTHZGUARD_SESSION_INDEX_CLIENT_INFO`` is on."""
+    if not settings.SESSION_INDEX_CLIENT_INFO:
+        return {}
+    ip: str | None = request.META.get("REMOTE_ADDR")
+    try:
+        ip = str(ipaddress.ip_address(ip or ""))
+    except ValueError:
+        ip = None
+    agent = str(request.META.get("HTTP_USER_AGENT", ""))[:_USER_AGENT_LENGTH]
+    return {"ip": ip, "user_agent": agent}
+
+
+def record_session(request: HttpRequest, user: AbstractBaseUser) -> None:
+    """Index the request's session as belonging to ``user`` (called on login)."""
+    session = request.session
+    if session.session_key is None:
+        # login() after flush() leaves no key until the response is saved; the index
+        # needs it now, so create the store entry now.
+        session.save()
+    now = timezone.now()
+    IndexedSession.objects.update_or_create(
+        session_key=session.session_key,
+        defaults={"user_id": user.pk, "last_seen": now, **client_info(request)},
+        create_defaults={
+            "user_id": user.pk,
+            "created": now,
+            "last_seen": now,
+            **client_info(request),
+        },
+    )
+
+
+def forget_session(session_key: str) -> None:
+    IndexedSession.objects.filter(session_key=session_key).delete()
+
+
+def rekey_session(old_key: str, new_key: str) -> None:
+    """Follow a key rotation (``cycle_key``): the same session now lives under ``new_key``."""
+    if IndexedSession.objects.filter(session_key=new_key).exists():
+        forget_session(old_key)
+    else:
+        IndexedSession.objects.filter(session_key=old_key).update(session_key=new_key)
+
+
+def touch_session(row_id: int, request: HttpRequest) -> None:
+    IndexedSession.objects.filter(pk=row_id).update(
+        last_seen=timezone.now(), **client_info(request)
+    )
+
+
+def list_user_sessions(
+    user: AbstractBaseUser, *, request: HttpRequest | None = None
+) -> list[SessionInfo]:
+    """The user's indexed sessions, most recently seen first; ``current`` marks the request's.
+
+    Raises :class:`~authzguard.sessions.engines.UnsupportedSessionEngine` for
+    ``signed_cookies``, whose sessions exist only in browsers.
+    """
+    engine = get_engine()
+    if not engine.indexed:
+        raise UnsupportedSessionEngine(
+            f"The {engine.name!r} session engine keeps sessions in the browser: they cannot "
+            "be listed or ended one by one, only all at once (purge_user_sessions)."
+        )
+    current_key = request.session.session_key if request is not None else None
+    rows = IndexedSession.objects.filter(user_id=user.pk).order_by("-last_seen", "-pk")
+    return [
+        SessionInfo(
+            id=row.pk,
+            created=row.created,
+            last_seen=row.last_seen,
+            ip=row.ip,
+            user_agent=row.user_agent,
+            current=current_key is not None and row.session_key == current_key,
+        )
+        for row in rows
+    ]

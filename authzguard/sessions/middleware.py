@@ -1,0 +1,88 @@
+"""``SessionIndexMiddleware``: only indexed sessions (or current-generation cookies) sign in.
+
+Place it right after ``django.contrib.auth.middleware.AuthenticationMiddleware``. On each
+signed-in request it checks one row: the session's index row (server-side engines) or the
+user's session generation (``signed_cookies``). A session without one is made anonymous,
+which is what makes a purge final even when a store entry outlives it (a per-process cache,
+a response that re-saves a session being deleted concurrently). In the response phase it
+follows key rotations (``cycle_key``) so the index stays exact.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import timedelta
+
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponseBase
+from django.utils import timezone
+from django.utils.deprecation import MiddlewareMixin
+
+from authzguard import audit
+from authzguard.conf import settings
+from authzguard.models import IndexedSession
+from authzguard.sessions.engines import get_engine
+from authzguard.sessions.generations import GENERATION_SESSION_KEY, current_generation
+from authzguard.sessions.index import forget_session, rekey_session, touch_session
+
+_current_request: ContextVar[HttpRequest | None] = ContextVar(
+    "authzguard_session_request", default=None
+)
+
+
+def current_request() -> HttpRequest | None:
+    """The request this middleware is processing in this context, if any."""
+    return _current_request.get()
+
+
+class SessionIndexMiddleware(MiddlewareMixin):
+    def process_request(self, request: HttpRequest) -> None:
+        _current_request.set(request)
+        session = request.session
+        user_pk = session.get(SESSION_KEY)
+        if user_pk is None:
+            return
+        engine = get_engine()
+        if not engine.indexed:
+            if session.get(GENERATION_SESSION_KEY, 0) != current_generation(user_pk):
+                self._refuse(request, user_pk, "old_generation")
+            return
+        key = session.session_key
+        row = (
+            IndexedSession.objects.filter(session_key=key)
+            .values_list("pk", "user_id", "last_seen")
+            .first()
+        )
+        if row is None or str(row[1]) != user_pk:
+            # Ended (purged, user deleted) or never indexed: fail closed.
+            self._refuse(request, user_pk, "not_indexed")
+            return
+        request._authzguard_session_key = key  # type: ignore[attr-defined]
+        if row[2] < timezone.now() - timedelta(seconds=settings.SESSION_TOUCH_INTERVAL):
+            touch_session(row[0], request)
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        # set(None) rather than reset(token): under ASGI the two phases run in different
+        # copies of the context, where a token from the other one is refused.
+        _current_request.set(None)
+        start_key: str | None = getattr(request, "_authzguard_session_key", None)
+        if start_key is None:
+            return response
+        session = request.session
+        new_key = session.session_key
+        if new_key == start_key:
+            return response
+        if new_key is not None and session.get(SESSION_KEY) is not None:
+            # cycle_key() during the request (login, update_session_auth_hash, the app).
+            rekey_session(start_key, new_key)
+        else:
+            forget_session(start_key)
+        return response
+
+    def _refuse(self, request: HttpRequest, user_pk: str, reason: str) -> None:
+        request.session.flush()
+        request.user = AnonymousUser()
+        audit.emit("session.refused", {"user": user_pk, "reason": reason, "path": request.path})
