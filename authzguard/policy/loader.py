@@ -108,16 +108,19 @@ class _Reader:
         self, node: Mapping, where: str, allowed: Iterable[str], required: Iterable[str] = ()
     ) -> None:
         allowed = tuple(allowed)
+        suggested: set[str] = set()
         for key, _ in node.items:
             if key.text not in allowed:
                 hint = difflib.get_close_matches(key.text, allowed, n=1)
+                suggested.update(hint)
                 suggestion = (
                     f"; did you mean {hint[0]!r}?" if hint else f" (allowed: {', '.join(allowed)})"
                 )
                 self.report(key, "AZ101", f"unknown key {key.text!r} in {where}{suggestion}")
         present = set(node.keys())
         for name in required:
-            if name not in present:
+            # A misspelt key already says "did you mean <name>": no second finding for it.
+            if name not in present and name not in suggested:
                 self.report(node, "AZ104", f"{where} needs {name!r}")
 
     def string(
@@ -545,20 +548,19 @@ class _DocumentReader(_Reader):
         if not isinstance(node, Scalar):
             self.report(node, "AZ102", f"when must be a condition (text), not {describe(node)}")
             return None
+        # Point at the condition text itself, so a column offset inside it lands right.
+        single_line = "\n" not in node.text
+        shift = 0 if node.plain or not single_line else 1
+        start = Position(node.file, node.line, node.column + shift)
         try:
             tree = conditions.parse(node.text)
         except ConditionError as exc:
-            self._condition_error(node, exc)
+            column = start.column + exc.column if single_line else start.column
+            self.findings.append(
+                Finding(node.file, node.line, column, "error", exc.code, f"condition: {exc.message}")
+            )
             return None
-        return Condition(node.text, tree, _position(node))
-
-    def _condition_error(self, node: Scalar, exc: ConditionError) -> None:
-        line, column = node.line, node.column
-        if "\n" not in node.text:
-            column += exc.column + (0 if node.plain else 1)
-        self.findings.append(
-            Finding(node.file, line, column, "error", exc.code, f"condition: {exc.message}")
-        )
+        return Condition(node.text, tree, start)
 
     # -- routes --
 
@@ -808,11 +810,12 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
             types = {name: attr.type for name, attr in kind.attributes.items()}
             for problem in conditions.check_types(rule.when.tree, SUBJECT_ATTRIBUTES, types):
                 pos = rule.when.position
+                offset = 0 if "\n" in rule.when.source else problem.column
                 findings.append(
                     Finding(
                         pos.file,
                         pos.line,
-                        pos.column + problem.column,
+                        pos.column + offset,
                         "error",
                         problem.code,
                         f"rule {rule.id!r} condition: {problem.message}",

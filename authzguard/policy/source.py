@@ -80,6 +80,11 @@ class Sequence(Node):
     items: tuple[Node, ...] = field(default=())
 
 
+def short_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:python/name:os.system`` as written: ``!!python/name:os.system``."""
+    return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
+
+
 def describe(node: Node) -> str:
     if isinstance(node, Mapping):
         return "a mapping"
@@ -127,20 +132,28 @@ class _Converter:
                 self.error(
                     node.start_mark,
                     "AZ004",
-                    f"tag {node.tag!r} is not allowed in a policy (only plain YAML scalars, "
-                    "lists and mappings)",
+                    f"tag {short_tag(node.tag)} is not allowed in a policy (only plain YAML "
+                    "scalars, lists and mappings)",
                 )
                 return None
             return Scalar(self.file, line, col, node.value, node.tag, node.style is None)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != SEQ_TAG:
-                self.error(node.start_mark, "AZ004", f"tag {node.tag!r} is not allowed in a policy")
+                self.error(
+                    node.start_mark,
+                    "AZ004",
+                    f"tag {short_tag(node.tag)} is not allowed in a policy",
+                )
                 return None
             items = [self.convert(child) for child in node.value]
             return Sequence(self.file, line, col, tuple(i for i in items if i is not None))
         if isinstance(node, yaml.MappingNode):
             if node.tag != MAP_TAG:
-                self.error(node.start_mark, "AZ004", f"tag {node.tag!r} is not allowed in a policy")
+                self.error(
+                    node.start_mark,
+                    "AZ004",
+                    f"tag {short_tag(node.tag)} is not allowed in a policy",
+                )
                 return None
             return self._mapping(node, line, col)
         self.error(node.start_mark, "AZ003", "unsupported YAML node")  # pragma: no cover
@@ -159,7 +172,7 @@ class _Converter:
             if key.tag == MERGE_TAG:
                 self.error(
                     key_node.start_mark,
-                    "AZ105",
+                    "AZ004",
                     "merge keys (<<) are not supported in policies: write the keys out",
                 )
                 continue
@@ -222,4 +235,9 @@ def parse_yaml(
         return None, [Finding(name, 1, 1, "error", "AZ007", "policy file is empty")]
     converter = _Converter(name, max_nodes)
     tree = converter.convert(composed)
+    # A file with a forbidden tag or an alias bomb is refused whole: checking the rest
+    # of it would only add noise about the parts that were dropped.
+    fatal = [f for f in converter.findings if f.code in ("AZ004", "AZ006")]
+    if fatal:
+        return None, fatal
     return tree, converter.findings
