@@ -226,6 +226,12 @@ class _Parser:
                 raise ConditionError(
                     f"expected an attribute name after '{tok.text}.'", name_tok.column
                 )
+            if not NAME.match(name_tok.text):
+                raise ConditionError(
+                    f"attribute name {name_tok.text!r} must be lowercase letters, digits and _, "
+                    "starting with a letter",
+                    name_tok.column,
+                )
             self._take()
             if self._is("op", "."):
                 raise ConditionError(
