@@ -17,6 +17,7 @@ from django.http import (
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from authzguard.sessions.engines import UnsupportedSessionEngine
 from authzguard.sessions.purge import end_session, end_user_sessions
 
 _MAX_ID_DIGITS = 19  # a BigAutoField fits in 19 digits
@@ -27,7 +28,8 @@ _MAX_ID_DIGITS = 19  # a BigAutoField fits in 19 digits
 def end_own_sessions(request: HttpRequest) -> HttpResponse:
     """POST ``session``: an index id (from ``list_user_sessions``), ``others`` or ``all``.
 
-    Answers ``{"ended": N}``, or a 303 redirect to a same-site ``next`` when one is given.
+    Answers ``{"ended": N}``, or a 303 redirect to a same-site ``next`` when one is given;
+    501 when the engine cannot end one session (``signed_cookies``).
     """
     values = request.POST.getlist("session")
     if len(values) != 1:
@@ -38,7 +40,10 @@ def end_own_sessions(request: HttpRequest) -> HttpResponse:
     elif value == "all":
         ended = end_user_sessions(request, request.user)
     elif value.isascii() and value.isdigit() and len(value) <= _MAX_ID_DIGITS:
-        ended = end_session(request, int(value))
+        try:
+            ended = end_session(request, int(value))
+        except UnsupportedSessionEngine as exc:
+            return JsonResponse({"error": str(exc)}, status=501)
     else:
         return HttpResponseBadRequest("'session' must be an id, 'others' or 'all'.")
     target = request.POST.get("next", "")
