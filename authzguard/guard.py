@@ -1,0 +1,384 @@
+"""resolve → decide → audit → deny: the one path every Django adapter goes through.
+
+The middleware, the decorator, the class-based-view mixin and the DRF permission all
+call :func:`evaluate` (sync; the async adapters run it through ``sync_to_async``), so
+the rules below hold everywhere:
+
+1. the HTTP method is checked first: a method the action does not declare is a 405
+   before any lookup (override headers and ``_method`` fields are never read);
+2. a subject that no ``allow`` rule could ever cover for this action and kind is
+   denied before any lookup, so such a subject learns nothing about which objects exist;
+3. the target is resolved (400 for a bad parameter, 404 for no such object) and the
+   policy decides on its attributes;
+4. any exception in 2-3 is a deny, never an allow;
+5. exactly one audit record is written per evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse
+
+from authzguard import audit, denial
+from authzguard.conf import settings
+from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
+from authzguard.policy.model import Action, Decision, Resource, Subject, TargetSpec
+from authzguard.resolvers import (
+    ResolvedTarget,
+    Resolver,
+    TargetQuery,
+    call_resolver,
+    fetch_target,
+    parse_target,
+    resource_attributes,
+)
+from authzguard.subjects import subject_for
+
+if TYPE_CHECKING:
+    from authzguard.policy import CompiledPolicy
+
+logger = logging.getLogger("authzguard")
+
+Status = Literal["allow", "deny", "bad_request", "ambiguous", "not_found", "method_not_allowed"]
+Origin = Literal["decorator", "route", "mixin", "drf", "default"]
+
+_CHECKED_ATTR = "_authzguard_checked"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """What a view does to which object: declared by a decorator, a mixin or a ``routes:`` entry."""
+
+    action: str
+    resource: str
+    target: TargetSpec | None = None
+    #: A custom resolver given directly as a callable (decorator or mixin).
+    resolver: Resolver | None = None
+    origin: Origin = "decorator"
+
+
+@dataclass(slots=True)
+class Authorization:
+    """The outcome of the check, available to the view as ``request.authz``."""
+
+    action: str
+    resource: str
+    subject: Subject
+    decision: Decision
+    request_id: str
+    binding: Binding | None
+    #: The authorized object: use it instead of re-reading the raw parameter.
+    target: Any = None
+    target_id: Any = None
+    parameter: str | None = None
+    source: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What :func:`evaluate` concluded; :mod:`authzguard.denial` turns it into HTTP."""
+
+    status: Status
+    authz: Authorization
+    #: For 405s: the methods the action accepts.
+    allowed_methods: tuple[str, ...] = ()
+    #: ``True`` when the binding names a target (so hiding existence matters).
+    targeted: bool = False
+    #: ``True`` once a lookup ran: the outcome may depend on whether the target exists.
+    looked_up: bool = False
+    message: str = ""
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == "allow"
+
+
+def request_id(request: HttpRequest) -> str:
+    """The request's id: a well-formed ``X-Request-ID`` header, else a fresh one."""
+    existing: str | None = getattr(request, "_authzguard_request_id", None)
+    if existing is None:
+        header = settings.REQUEST_ID_HEADER
+        given = request.headers.get(header, "") if header else ""
+        existing = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request._authzguard_request_id = existing  # type: ignore[attr-defined]
+    return existing
+
+
+def allowed_methods(action: Action) -> tuple[str, ...]:
+    """The HTTP methods ``action`` answers; HEAD goes wherever GET does."""
+    if action.methods is not None:
+        methods = tuple(m.upper() for m in action.methods)
+    elif action.safe:
+        methods = ("GET", "HEAD")
+    else:
+        methods = tuple(settings.STATE_CHANGING_METHODS)
+    if "GET" in methods and "HEAD" not in methods:
+        methods += ("HEAD",)
+    return methods
+
+
+# -- phase one: could any rule allow this subject this action on this kind? -------------
+
+
+_ALLOW_INDEXES: dict[str, Mapping[tuple[str, str], frozenset[str]]] = {}
+
+
+def _allow_subjects(policy: CompiledPolicy) -> Mapping[tuple[str, str], frozenset[str]]:
+    """(kind, action) -> every subject name some allow rule for that pair names."""
+    index = _ALLOW_INDEXES.get(policy.version)
+    if index is None:
+        found: dict[tuple[str, str], set[str]] = {}
+        for rule in policy.policy.rules:
+            if rule.effect == "allow":
+                for action in rule.actions:
+                    found.setdefault((rule.resource, action), set()).update(rule.subjects)
+        index = {key: frozenset(names) for key, names in found.items()}
+        if len(_ALLOW_INDEXES) > 8:
+            _ALLOW_INDEXES.clear()
+        _ALLOW_INDEXES[policy.version] = index
+    return index
+
+
+def could_allow(policy: CompiledPolicy, subject: Subject, action: str, kind: str) -> bool:
+    """``False`` only when no allow rule applies to ``subject``, whatever the target is.
+
+    The same applicability test ``decide`` uses (an allow rule for the kind and action
+    naming one of the subject's effective roles), minus the conditions.
+    """
+    subjects = _allow_subjects(policy).get((kind, action))
+    return subjects is not None and not subjects.isdisjoint(policy.effective_roles(subject))
+
+
+# -- evaluation ---------------------------------------------------------------------------
+
+
+def _bare_subject(user: Any) -> Subject:
+    """Who is asking, without roles: enough to choose between login redirect and 403."""
+    try:
+        if user is not None and user.is_authenticated:
+            return Subject(id=user.pk, username=user.get_username(), authenticated=True)
+    except Exception:
+        logger.exception("authzguard could not read request.user")
+    return Subject.anonymous()
+
+
+def _deny(reason: str, error: str | None = None) -> Decision:
+    return Decision(allowed=False, rule=None, reason=reason, error=error)
+
+
+def evaluate(
+    request: HttpRequest,
+    binding: Binding,
+    view_kwargs: Mapping[str, Any],
+    *,
+    user: Any = None,
+    target: ResolvedTarget | None = None,
+    check_method: bool = True,
+    refuse: str | None = None,
+    phase_one_only: bool = False,
+) -> Outcome:
+    """Decide whether ``request`` may run a view bound by ``binding``. Never raises.
+
+    ``target`` skips resolution (the DRF permission passes the object DRF fetched);
+    ``user`` overrides ``request.user`` (DRF authenticates inside the view);
+    ``refuse`` denies outright with that reason (unbound views), still audited;
+    ``phase_one_only`` stops after the subject check (the object is decided later).
+    """
+    started = time.perf_counter()
+    if user is None:
+        user = getattr(request, "user", None)
+    authz = Authorization(
+        action=binding.action,
+        resource=binding.resource,
+        subject=Subject.anonymous(),
+        decision=_deny(refuse or "not evaluated"),
+        request_id=request_id(request),
+        binding=binding,
+    )
+    outcome = Outcome("deny", authz, targeted=binding.target is not None or target is not None)
+    policy: CompiledPolicy | None = None
+    try:
+        if refuse is not None:
+            authz.subject = _bare_subject(user)
+            return outcome
+        from authzguard.runtime import get_policy
+
+        policy = get_policy()
+        action = policy.action(binding.resource, binding.action)
+        methods = allowed_methods(action)
+        if check_method and request.method not in methods:
+            outcome.status, outcome.allowed_methods = "method_not_allowed", methods
+            authz.decision = _deny(f"method {request.method} not allowed for {binding.action}")
+            return outcome
+        kind = policy.policy.resources[binding.resource]
+        spec = binding.target
+        custom = binding.resolver is not None or (spec is not None and spec.resolver)
+        query: TargetQuery | None = None
+        if target is None and spec is not None and not custom and not phase_one_only:
+            # Malformed parameters are refused before anything reaches the database.
+            query = parse_target(request, spec, kind, view_kwargs)
+            authz.parameter, authz.source = query.parameter, query.source
+        subject = authz.subject = subject_for(user, policy)
+        if not could_allow(policy, subject, binding.action, binding.resource):
+            if query is not None and query.field == "pk":
+                authz.target_id = query.value
+            authz.decision = _deny(
+                f"no allow rule covers {binding.action} on {binding.resource} for this subject"
+            )
+            return outcome
+        if phase_one_only:
+            outcome.status = "allow"
+            authz.decision = Decision(True, None, "an allow rule may apply; the object decides")
+            return outcome
+        if query is not None:
+            outcome.looked_up = True
+            target = fetch_target(query, kind)
+        elif target is None and custom:
+            outcome.looked_up = True
+            target = call_resolver(request, spec or TargetSpec(), binding.resolver, view_kwargs)
+        attributes: dict[str, object] = {}
+        if target is not None:
+            authz.target, authz.target_id = target.obj, target.target_id
+            authz.parameter, authz.source = target.parameter, target.source
+            attributes = resource_attributes(target.obj, kind)
+        decision = policy.decide(subject, binding.action, Resource(binding.resource, attributes))
+        authz.decision = decision
+        if decision.allowed and decision.error is None:
+            outcome.status = "allow"
+    except ParameterError as exc:
+        outcome.status, outcome.message = "bad_request", str(exc)
+        authz.parameter = authz.parameter or exc.parameter
+        authz.decision = _deny(f"bad request: {exc}")
+        if authz.subject.id is None:
+            authz.subject = _bare_subject(user)
+    except TargetNotFound as exc:
+        outcome.status, outcome.message = "not_found", str(exc)
+        authz.decision = _deny(f"no such object: {exc}")
+    except AmbiguousTarget as exc:
+        outcome.status, outcome.message = "ambiguous", str(exc)
+        authz.decision = _deny(f"ambiguous target: {exc}")
+    except Exception as exc:  # fail closed: any error is a deny, never an allow
+        logger.exception("authzguard denied %s because of an error", request.path)
+        if authz.subject.id is None:
+            # Still tell a signed-in user "forbidden", not "sign in".
+            authz.subject = _bare_subject(user)
+        outcome.status = "deny"
+        authz.decision = _deny("error during authorization", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        if outcome.status != "allow":
+            # Never hand a view (or a later reader) an object that was not authorized.
+            authz.target = None
+        outcome.record = _audit(request, outcome, policy, time.perf_counter() - started)
+    return outcome
+
+
+def _audit(
+    request: HttpRequest, outcome: Outcome, policy: CompiledPolicy | None, elapsed: float
+) -> dict[str, Any]:
+    authz = outcome.authz
+    match = getattr(request, "resolver_match", None)
+    try:
+        return audit.emit(
+            "decision",
+            {
+                "request_id": authz.request_id,
+                "method": request.method,
+                "view": match.view_name if match is not None else None,
+                "subject": authz.subject.id,
+                "authenticated": authz.subject.authenticated,
+                "roles": sorted(authz.subject.roles),
+                "action": authz.action,
+                "resource": authz.resource,
+                "target_id": authz.target_id,
+                "parameter": authz.parameter,
+                "source": authz.source,
+                "decision": "allow" if outcome.status == "allow" else "deny",
+                "status": outcome.status,
+                "rule": authz.decision.rule,
+                "reason": authz.decision.reason,
+                "error": authz.decision.error,
+                "policy_version": policy.version if policy is not None else None,
+                "latency_ms": round(elapsed * 1000, 3),
+            },
+        )
+    except Exception:
+        # An audit failure must not turn a deny into an error page that skips the deny.
+        logger.exception("authzguard could not write the audit record")
+        return {}
+
+
+def checked_outcome(request: HttpRequest, binding: Binding | None) -> Outcome | None:
+    """The outcome of this request's earlier check for ``binding``, if it had one."""
+    checked: tuple[Binding | None, Outcome] | None = getattr(request, _CHECKED_ATTR, None)
+    if checked is None or checked[0] is not binding:
+        return None
+    return checked[1]
+
+
+def was_checked(request: HttpRequest) -> bool:
+    """Whether any authzguard check already ran for this request."""
+    return hasattr(request, _CHECKED_ATTR)
+
+
+def mark_checked(request: HttpRequest, binding: Binding | None, outcome: Outcome) -> None:
+    setattr(request, _CHECKED_ATTR, (binding, outcome))
+
+
+def check(request: HttpRequest, binding: Binding, view_kwargs: MutableMapping[str, Any]) -> Outcome:
+    """Evaluate, record the result on the request (``request.authz``) and mark it checked.
+
+    On allow with ``pass_as``, the authorized object is put into ``view_kwargs``.
+    """
+    outcome = evaluate(request, binding, view_kwargs)
+    request.authz = outcome.authz  # type: ignore[attr-defined]
+    mark_checked(request, binding, outcome)
+    if outcome.allowed:
+        inject_target(request, binding, view_kwargs)
+    return outcome
+
+
+def inject_target(
+    request: HttpRequest, binding: Binding, view_kwargs: MutableMapping[str, Any]
+) -> None:
+    """Hand the authorized object to the view under ``pass_as`` (opt-in)."""
+    pass_as = binding.target.pass_as if binding.target is not None else None
+    authz: Authorization | None = getattr(request, "authz", None)
+    if pass_as and authz is not None and authz.allowed:
+        view_kwargs[pass_as] = authz.target
+
+
+def enforce(
+    request: HttpRequest, binding: Binding, view_kwargs: MutableMapping[str, Any]
+) -> HttpResponse | None:
+    """Check ``request`` once for ``binding``: ``None`` to run the view, else the denial.
+
+    Denials that Django renders itself (400, 403, 404) are raised as its exceptions.
+    """
+    outcome = checked_outcome(request, binding)
+    if outcome is not None:
+        # The middleware already decided for this very binding: do not decide twice.
+        if outcome.allowed:
+            inject_target(request, binding, view_kwargs)
+    else:
+        outcome = check(request, binding, view_kwargs)
+    if outcome.allowed:
+        return None
+    return denial.respond(request, outcome)
+
+
+#: :func:`enforce` for async views: the same code, in a thread where the ORM may run.
+aenforce = sync_to_async(enforce, thread_sensitive=True)

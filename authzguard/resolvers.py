@@ -1,0 +1,387 @@
+"""Finding the target object of a request: parameter extraction, strict validation, lookup.
+
+Every resolver obeys the same rules, so the middleware and the view can never see
+different values:
+
+- the target parameter must appear exactly once, in exactly one place (path kwargs,
+  query string, form body or JSON body); anything else is a :class:`ParameterError`;
+- values are validated against the model field *before* any query (ASCII digits only
+  for integer keys, canonical UUIDs, printable bounded strings); a bad value is a
+  :class:`ParameterError`, never a database error;
+- the lookup must match exactly one object (:class:`TargetNotFound`, :class:`AmbiguousTarget`).
+
+A request body is read as a form or as JSON according to its ``Content-Type``, never
+both, and is parsed at most once per request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import (
+    FieldDoesNotExist,
+    ObjectDoesNotExist,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    ValidationError,
+)
+from django.db import connections, models, router
+from django.http import HttpRequest, UnreadablePostError
+from django.utils.module_loading import import_string
+
+from authzguard.conf import settings
+from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
+from authzguard.policy.model import ResourceKind, TargetSpec
+
+SOURCES: frozenset[str] = frozenset({"path", "query", "form", "json", "body"})
+
+_INTEGER_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+    }
+)
+_STRING_TYPES = frozenset(
+    {"CharField", "EmailField", "SlugField", "TextField", "URLField", "GenericIPAddressField"}
+)
+# Canonical decimal only: no sign, no leading zeros, no whitespace, no other scripts' digits.
+_DIGITS = re.compile(r"(?:0|[1-9][0-9]*)", re.ASCII)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_INT64 = (-(2**63), 2**63 - 1)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+#: The signature of a custom resolver: ``resolver(request, **view_kwargs) -> object``.
+#: It returns the target (``None`` means "no such object") or raises ``ParameterError``,
+#: ``TargetNotFound`` or ``Http404``.
+Resolver = Callable[..., object]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTarget:
+    """The object a request acts on, and where its identifying value came from."""
+
+    obj: object
+    target_id: object
+    parameter: str | None
+    source: str | None
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ParameterError(f"JSON body repeats the key {key!r}", parameter=key)
+        result[key] = value
+    return result
+
+
+def json_body(request: HttpRequest) -> Mapping[str, Any]:
+    """The JSON object in the request body ({} if the body is not JSON), parsed once."""
+    cached: Mapping[str, Any] | None = getattr(request, "_authzguard_json", None)
+    if cached is not None:
+        return cached
+    parsed: Mapping[str, Any] = {}
+    if _is_json(request.content_type or "") and request.body:
+        try:
+            value = json.loads(
+                request.body,
+                object_pairs_hook=_no_duplicate_keys,
+                parse_constant=_reject_constant,
+            )
+        except ParameterError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise ParameterError(f"the JSON body does not parse: {exc}") from None
+        if isinstance(value, dict):
+            parsed = value
+    request._authzguard_json = parsed  # type: ignore[attr-defined]
+    return parsed
+
+
+def _occurrences(
+    request: HttpRequest, name: str, view_kwargs: Mapping[str, Any]
+) -> list[tuple[str, object]]:
+    """Every (source, value) pair carrying ``name`` anywhere in the request."""
+    found: list[tuple[str, object]] = []
+    if name in view_kwargs:
+        found.append(("path", view_kwargs[name]))
+    found.extend(("query", v) for v in request.GET.getlist(name))
+    content_type = request.content_type or ""
+    if content_type in _FORM_TYPES:
+        found.extend(("form", v) for v in request.POST.getlist(name))
+        if name in request.FILES:
+            found.append(("form", request.FILES.getlist(name)))
+    elif _is_json(content_type):
+        body = json_body(request)
+        if name in body:
+            found.append(("json", body[name]))
+    return found
+
+
+def extract_parameter(
+    request: HttpRequest, name: str, source: str | None, view_kwargs: Mapping[str, Any]
+) -> tuple[object, str]:
+    """Return ``(raw value, source)`` for the single occurrence of ``name``.
+
+    ``source`` restricts where the value may come from (``body`` is form or JSON);
+    ``None`` accepts any one place. Repeats anywhere, even outside ``source``, are refused.
+    """
+    try:
+        found = _occurrences(request, name, view_kwargs)
+    except (RequestDataTooBig, SuspiciousOperation, UnreadablePostError) as exc:
+        raise ParameterError(f"the request body cannot be read: {exc}", parameter=name) from None
+    if not found:
+        raise ParameterError(f"missing parameter {name!r}", parameter=name)
+    if len(found) > 1:
+        places = ", ".join(sorted({where for where, _ in found}))
+        raise ParameterError(
+            f"parameter {name!r} is given {len(found)} times ({places})", parameter=name
+        )
+    where, value = found[0]
+    allowed = {"form", "json"} if source == "body" else {source} if source else SOURCES
+    if where not in allowed:
+        raise ParameterError(f"parameter {name!r} must come from {source}", parameter=name)
+    return value, where
+
+
+@lru_cache(maxsize=256)
+def get_model(label: str) -> type[models.Model]:
+    """The model named ``app_label.ModelName`` (``LookupError`` if there is none)."""
+    return apps.get_model(label)
+
+
+def lookup_field(model: type[models.Model], path: str) -> models.Field[Any, Any]:
+    """The concrete field a lookup path ends on (``pk``, ``email``, ``owner__email``).
+
+    Raises ``FieldDoesNotExist`` for an unknown or non-concrete path.
+    """
+    field: Any = None
+    current = model
+    parts = path.split("__")
+    for index, part in enumerate(parts):
+        field = current._meta.pk if part == "pk" else current._meta.get_field(part)
+        if field.is_relation:
+            if index == len(parts) - 1:
+                # A lookup on a foreign key compares its target field.
+                field = field.target_field
+                break
+            current = field.related_model
+        elif index != len(parts) - 1:
+            raise FieldDoesNotExist(f"{path!r}: {part!r} is not a relation")
+    if field is None or not getattr(field, "concrete", False) or field.many_to_many:
+        raise FieldDoesNotExist(f"{path!r} is not a concrete field")
+    return field  # type: ignore[no-any-return]
+
+
+def clean_value(
+    raw: object, field: models.Field[Any, Any], *, max_length: int, parameter: str, using: str
+) -> object:
+    """Validate ``raw`` for ``field`` before it reaches a query; ``ParameterError`` if bad."""
+    bad = f"malformed value for parameter {parameter!r}"
+    if raw is None or isinstance(raw, (bool, float, list, dict, tuple)):
+        raise ParameterError(f"{bad}: a {type(raw).__name__} is not an identifier", parameter)
+    internal = field.get_internal_type()
+    if internal in _INTEGER_TYPES:
+        if isinstance(raw, int) and raw >= 0:
+            value = raw
+        elif isinstance(raw, str) and len(raw) <= 20 and _DIGITS.fullmatch(raw):
+            value = int(raw)
+        else:
+            raise ParameterError(f"{bad}: expected ASCII digits", parameter)
+        low, high = connections[using].ops.integer_field_range(internal)
+        low = _INT64[0] if low is None else max(low, _INT64[0])
+        high = _INT64[1] if high is None else min(high, _INT64[1])
+        if not low <= value <= high:
+            raise ParameterError(f"{bad}: out of range", parameter)
+        return value
+    if internal == "UUIDField":
+        if isinstance(raw, uuid.UUID):
+            return raw
+        if isinstance(raw, str) and _UUID.fullmatch(raw):
+            return uuid.UUID(raw)
+        raise ParameterError(f"{bad}: expected a UUID", parameter)
+    if not isinstance(raw, str):
+        raise ParameterError(f"{bad}: expected a string", parameter)
+    limit = min(max_length, getattr(field, "max_length", None) or max_length)
+    if not raw or len(raw) > limit:
+        raise ParameterError(f"{bad}: empty or longer than {limit} characters", parameter)
+    # Control characters, lone surrogates and NUL reach some databases as errors (500s).
+    if not raw.isprintable() or raw != raw.strip():
+        raise ParameterError(f"{bad}: unprintable characters or surrounding spaces", parameter)
+    if internal in _STRING_TYPES:
+        return raw
+    try:
+        return field.to_python(raw)
+    except (ValidationError, ValueError, TypeError, ArithmeticError):
+        raise ParameterError(bad, parameter) from None
+
+
+def _select_related(model: type[models.Model], kind: ResourceKind | None) -> list[str]:
+    """Forward relations that the kind's attribute paths cross: joined, not queried later."""
+    if kind is None:
+        return []
+    related: list[str] = []
+    for attribute in kind.attributes.values():
+        parts = re.split(r"\.|__", attribute.field or attribute.name)
+        current, chain = model, []
+        for part in parts[:-1]:
+            try:
+                field = current._meta.get_field(part)
+            except FieldDoesNotExist:
+                break
+            if not (field.many_to_one or field.one_to_one) or field.related_model is None:
+                break
+            chain.append(part)
+            current = field.related_model
+        if chain:
+            related.append("__".join(chain))
+    return related
+
+
+def target_model(spec: TargetSpec, kind: ResourceKind | None) -> type[models.Model]:
+    """The model a declarative target is looked up in (``LookupError`` if unknown)."""
+    label = spec.model or (kind.model if kind is not None else None)
+    if not label:
+        raise LookupError("the target names no model and its resource kind declares none")
+    return get_model(label)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetQuery:
+    """A validated target parameter, ready for its single lookup."""
+
+    model: type[models.Model]
+    field: str
+    value: object
+    parameter: str
+    source: str
+    using: str
+
+
+def parse_target(
+    request: HttpRequest,
+    spec: TargetSpec,
+    kind: ResourceKind | None,
+    view_kwargs: Mapping[str, Any],
+) -> TargetQuery:
+    """Extract and validate the target parameter, without touching the database.
+
+    Raises :class:`ParameterError` (400); ``LookupError`` for a misdeclared target.
+    """
+    if not spec.param:
+        raise LookupError("the target names neither a parameter nor a resolver")
+    model = target_model(spec, kind)
+    raw, source = extract_parameter(request, spec.param, spec.source, view_kwargs)
+    using = router.db_for_read(model)
+    value = clean_value(
+        raw,
+        lookup_field(model, spec.field),
+        max_length=spec.max_length or settings.MAX_PARAMETER_LENGTH,
+        parameter=spec.param,
+        using=using,
+    )
+    return TargetQuery(model, spec.field, value, spec.param, source, using)
+
+
+def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarget:
+    """The one object ``query`` designates: one query, joined with the relations that
+    the kind's attributes read. Raises :class:`TargetNotFound` or :class:`AmbiguousTarget`.
+    """
+    model = query.model
+    queryset = model._default_manager.using(query.using).filter(**{query.field: query.value})
+    related = _select_related(model, kind)
+    if related:
+        queryset = queryset.select_related(*related)
+    found = list(queryset[:2])
+    label = f"{model._meta.label} with {query.field}={query.value!r}"
+    if not found:
+        raise TargetNotFound(f"no {label}")
+    if len(found) > 1:
+        raise AmbiguousTarget(f"more than one {label}")
+    return ResolvedTarget(found[0], found[0].pk, query.parameter, query.source)
+
+
+def call_resolver(
+    request: HttpRequest,
+    spec: TargetSpec,
+    resolver: Resolver | None,
+    view_kwargs: Mapping[str, Any],
+) -> ResolvedTarget:
+    """Run a custom resolver (given, or ``spec.resolver``'s dotted path)."""
+    callable_ = resolver if resolver is not None else import_string(spec.resolver or "")
+    obj = callable_(request, **view_kwargs)
+    if obj is None:
+        raise TargetNotFound("the resolver found no object")
+    return ResolvedTarget(obj, getattr(obj, "pk", None), spec.param, "resolver")
+
+
+def resolve_target(
+    request: HttpRequest,
+    spec: TargetSpec,
+    kind: ResourceKind | None,
+    view_kwargs: Mapping[str, Any],
+    resolver: Resolver | None = None,
+) -> ResolvedTarget:
+    """Find the one object ``spec`` (or ``resolver``) designates in ``request``.
+
+    Raises :class:`ParameterError` (400), :class:`TargetNotFound` (404) or
+    :class:`AmbiguousTarget`; anything else is a bug the caller turns into a deny.
+    """
+    if resolver is not None or spec.resolver:
+        return call_resolver(request, spec, resolver, view_kwargs)
+    return fetch_target(parse_target(request, spec, kind, view_kwargs), kind)
+
+
+def read_attribute(obj: object, path: str) -> object:
+    """Read an attribute path (``pk``, ``owner_id``, ``owner.pk``, ``owner__pk``) from ``obj``.
+
+    A missing link gives ``None`` (absent), which any condition reading it denies; a
+    model instance stands for its primary key, so ``owner`` compares like ``owner.pk``.
+    """
+    value: object = obj
+    for part in re.split(r"\.|__", path):
+        if value is None:
+            return None
+        try:
+            value = getattr(value, part)
+        except (AttributeError, ObjectDoesNotExist):
+            return None
+        if callable(value) and not isinstance(value, models.Model):
+            return None
+    if isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+def resource_attributes(obj: object, kind: ResourceKind) -> dict[str, object]:
+    """The declared attributes of ``kind`` read from the target object."""
+    if obj is None:
+        return {}
+    return {
+        name: read_attribute(obj, attribute.field or attribute.name)
+        for name, attribute in kind.attributes.items()
+    }

@@ -1,0 +1,63 @@
+"""The subject of a request: who ``request.user`` is, and which roles the policy grants them.
+
+Roles are recomputed for every user object (so for every request) from the policy's
+role sources; nothing is cached in the session, so a role change takes effect on the
+next request. Groups cost at most one query, and none when the policy names no group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from authzguard.policy.model import Subject
+
+if TYPE_CHECKING:
+    from authzguard.policy import CompiledPolicy
+
+_CACHE_ATTR = "_authzguard_subject"
+
+
+def _group_names(user: Any) -> list[str]:
+    # Reuse groups a view or middleware already prefetched instead of querying again.
+    prefetched = getattr(user, "_prefetched_objects_cache", {}).get("groups")
+    if prefetched is not None:
+        return [group.name for group in prefetched]
+    return list(user.groups.values_list("name", flat=True))
+
+
+def subject_for(user: Any, policy: CompiledPolicy) -> Subject:
+    """The :class:`Subject` for a Django user (``AnonymousUser`` included).
+
+    Memoised on the user object for one policy version: Django builds a new user
+    object for every request, so the memo lives exactly as long as the request.
+    """
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None and cached[0] == policy.version:
+        subject: Subject = cached[1]
+        return subject
+    if user is None or not getattr(user, "is_authenticated", False):
+        subject = Subject(
+            roles=policy.direct_roles(authenticated=False, superuser=False, staff=False, groups=())
+        )
+    else:
+        active = getattr(user, "is_active", True)
+        groups = _group_names(user) if policy.uses_groups and active else []
+        roles = policy.direct_roles(
+            authenticated=True,
+            superuser=bool(active and getattr(user, "is_superuser", False)),
+            staff=bool(active and getattr(user, "is_staff", False)),
+            groups=groups,
+        )
+        email_field = getattr(user, "get_email_field_name", lambda: "email")()
+        subject = Subject(
+            id=user.pk,
+            username=user.get_username(),
+            email=getattr(user, email_field, None) or None,
+            roles=roles,
+            authenticated=True,
+        )
+    if user is not None:
+        with contextlib.suppress(AttributeError):
+            setattr(user, _CACHE_ATTR, (policy.version, subject))
+    return subject
