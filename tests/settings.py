@@ -23,6 +23,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "authzguard.middleware.AuthzGuardMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"
