@@ -223,3 +223,17 @@ def test_runtime_engine_setting(tmp_path: Path) -> None:
         pytest.raises(ValueError, match="AUTHZGUARD_ENGINE"),
     ):
         runtime.get_policy()
+
+
+def test_top_level_decide_uses_the_current_policy_and_fails_closed(tmp_path: Path) -> None:
+    import authzguard
+
+    path = tmp_path / "p.yaml"
+    path.write_text(POLICY)
+    owner = Subject(id=1, roles=frozenset(), authenticated=True)
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[path]):
+        assert authzguard.decide(owner, "read", ticket()).rule == "owner-reads"
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[tmp_path / "missing.yaml"]):
+        d = authzguard.decide(owner, "read", ticket())
+        assert (d.allowed, d.reason) == (False, "denied: no policy could be loaded")
+        assert d.error is not None and "no such policy file" in d.error

@@ -70,6 +70,22 @@ EXPECTED: dict[str, list[tuple[int, int, str, str, str]]] = {
             "description: YAML 1.1 reads '~' as null; quote it (\"~\") if you mean the text",
         ),
     ],
+    "yaml11_misc.yaml": [
+        (
+            7,
+            13,
+            "error",
+            "AZ103",
+            "effect: YAML 1.1 reads 'on' as a boolean; quote it (\"on\") if you mean the text",
+        ),
+        (
+            10,
+            15,
+            "error",
+            "AZ103",
+            "resource: YAML 1.1 reads '1:20' as a number; quote it (\"1:20\") if you mean the text",
+        ),
+    ],
     "alias_bomb.yaml": [
         (
             2,
