@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.browser.server import DemoServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -42,3 +48,37 @@ def redis_url() -> str:
     port = int(os.environ.get("AUTHZGUARD_TEST_REDIS_PORT", "6379"))
     require_service("Redis", host, port)
     return f"redis://{host}:{port}/15"
+
+
+# -- the demo site (tests/test_demo*.py, tests/browser/) ----------------------------------
+# The demo is its own Django project: these fixtures run it out of process, with its own
+# settings, so it never meets tests/settings.py.
+
+
+@pytest.fixture(scope="session")
+def demo_migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database of the demo, copied by each demo server (saves a migrate)."""
+    from tests.browser.server import demo_environment, manage
+
+    path = tmp_path_factory.mktemp("demo-template") / "migrated.sqlite3"
+    manage(demo_environment({"DATABASE_URL": f"sqlite:///{path}"}), "migrate", "--noinput")
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_server(
+    tmp_path_factory: pytest.TempPathFactory, demo_migrated_sqlite: Path
+) -> Iterator[DemoServer]:
+    """The demo with ``DEMO_INSECURE=1`` (SQLite, database sessions), served for one module.
+
+    Tests that change accounts call ``demo_server.seed()`` first to put them back.
+    """
+    from tests.browser.server import start_demo_server
+
+    server = start_demo_server(
+        tmp_path_factory.mktemp("demo"),
+        {"DEMO_INSECURE": "1"},
+        migrated_sqlite=demo_migrated_sqlite,
+    )
+    yield server
+    server.stop()

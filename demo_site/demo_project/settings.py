@@ -13,6 +13,8 @@ Redis-backed sessions without editing a file:
 - ``DJANGO_SECRET_KEY``: when unset, a random key is generated once and kept in
   ``demo_site/.secret_key`` (git-ignored) so sessions survive a restart.
 - ``DEMO_INSECURE``: ``1`` mounts the original, unprotected views under ``/insecure/``.
+- ``DJANGO_PASSWORD_HASHERS``: comma-separated hasher paths (default: Django's); the
+  tests use a fast one so that dozens of sign-ins take no time.
 """
 
 from __future__ import annotations
@@ -138,6 +140,9 @@ TEMPLATES = [
         },
     }
 ]
+
+if os.environ.get("DJANGO_PASSWORD_HASHERS"):
+    PASSWORD_HASHERS = env_list("DJANGO_PASSWORD_HASHERS", "")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "my-sessions"

@@ -17,6 +17,8 @@ from demo_app.accounts import DEMO_ACCOUNTS
 
 class Command(BaseCommand):
     help = "Create (or restore) the demo accounts: admin, alice and bob, with documented passwords."
+    # migrate and runserver run the checks; seeding right after them need not run them again.
+    requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
@@ -45,12 +47,12 @@ class Command(BaseCommand):
                 if changed:
                     user.save()
                 state = "created" if created else ("restored" if changed else "unchanged")
-                rows.append((account, state))
+                rows.append((account, user, state))
 
-        self.stdout.write("Demo accounts (username / password / email):")
-        for account, state in rows:
+        self.stdout.write("Demo accounts (id / username / password / email):")
+        for account, user, state in rows:
             role = "superuser, role admin" if account.is_superuser else "ordinary user"
             self.stdout.write(
-                f"  {account.username:<6} {account.password:<20} {account.email:<18} "
-                f"{role} [{state}]"
+                f"  {user.pk:>3}  {account.username:<6} {account.password:<20} "
+                f"{account.email:<18} {role} [{state}]"
             )
