@@ -385,3 +385,24 @@ def resource_attributes(obj: object, kind: ResourceKind) -> dict[str, object]:
         name: read_attribute(obj, attribute.field or attribute.name)
         for name, attribute in kind.attributes.items()
     }
+
+
+def attribute_path_exists(model: type[models.Model], path: str) -> bool:
+    """Whether an attribute path can be read from instances of ``model`` (for checks)."""
+    current: Any = model
+    parts = re.split(r"\.|__", path)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "pk":
+            return last
+        try:
+            field = current._meta.get_field(part)
+        except FieldDoesNotExist:
+            # A property or plain attribute: readable, but nothing can be checked past it.
+            return hasattr(current, part)
+        if last:
+            return True
+        if not (field.many_to_one or field.one_to_one) or field.related_model is None:
+            return False
+        current = field.related_model
+    return True

@@ -23,5 +23,4 @@ urlpatterns = [
     path("async/notes/edit/", views.AsyncNoteEdit.as_view(), name="async-note-edit"),
     path("public/", views.public, name="public"),
     path("unbound/", views.unbound, name="unbound"),
-    path("csrf-exempt/users/delete/", views.csrf_exempt_delete, name="csrf-exempt-delete"),
 ]

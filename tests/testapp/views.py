@@ -9,7 +9,6 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.sessions.models import Session
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import View
-from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView
 
 from authzguard.decorators import authorize, authz_exempt
@@ -183,9 +182,3 @@ def public(request: HttpRequest) -> HttpResponse:
 def unbound(request: HttpRequest) -> HttpResponse:
     _record("unbound")
     return JsonResponse({"unbound": True})
-
-
-@csrf_exempt
-@authorize("delete", "user", target="id", source="body")
-def csrf_exempt_delete(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({})
