@@ -158,6 +158,8 @@ AUTHZGUARD_DENY_BY_DEFAULT = True
 # The insecure views are exempted by configuration, not by editing their code:
 # they stay byte-for-byte the views that had the flaws.
 AUTHZGUARD_ALLOWED_VIEWS = ["login", "logout", *(["insecure:*"] if DEMO_INSECURE else [])]
+# "My sessions" shows which browser each session is.
+AUTHZGUARD_SESSION_INDEX_CLIENT_INFO = True
 
 # The demo is a project, so it may show the library's audit records on the console.
 LOGGING = {

@@ -1,0 +1,98 @@
+"""Browser fixtures: Debian's Chromium, driven by Playwright for Python.
+
+Playwright never downloads a browser here: the set-up installs Debian's ``chromium``
+package with apt-get when ``/usr/bin/chromium`` is missing, and Playwright launches
+that binary through ``executable_path``. A missing browser fails the run under
+``CI=true`` and skips the browser tests elsewhere (like the PostgreSQL/Redis fixtures).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHROMIUM = Path(os.environ.get("AUTHZGUARD_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser test is required)")
+    pytest.skip(reason)
+
+
+def _install_chromium() -> str | None:
+    """Install Debian's chromium package; ``None`` on success, else why it failed."""
+    apt_get = shutil.which("apt-get")
+    if apt_get is None:
+        return "apt-get is not available to install chromium"
+    if os.geteuid() != 0:
+        return "installing chromium with apt-get needs root"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    steps = [
+        [apt_get, "update", "-q"],
+        [apt_get, "install", "-y", "-q", "--no-install-recommends", "chromium"],
+    ]
+    for step in steps:
+        try:
+            result = subprocess.run(
+                step, env=env, capture_output=True, text=True, timeout=900, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return f"{' '.join(step)} timed out"
+        if result.returncode != 0:
+            return f"{' '.join(step)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        problem = _install_chromium()
+        if problem is not None or not CHROMIUM.exists():
+            _unavailable(problem or f"chromium was installed but {CHROMIUM} is missing")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path) -> Iterator[Browser]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """``tests/artifacts/<test name>/``: screenshots a person can look at after the run."""
+    from tests.browser.server import ARTIFACTS
+
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in request.node.name)
+    path = ARTIFACTS / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
