@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from tests.testapp import views
+from tests.testapp import drf_views, views
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -21,6 +21,9 @@ urlpatterns = [
     path("notes/edit-broken/", views.edit_note_broken, name="edit-note-broken"),
     path("notes/<int:pk>/", views.NoteDetail.as_view(), name="note-detail"),
     path("async/notes/edit/", views.AsyncNoteEdit.as_view(), name="async-note-edit"),
+    path("api/users/", drf_views.UserList.as_view(), name="api-users"),
+    path("api/users/<int:pk>/", drf_views.UserDetail.as_view(), name="api-user"),
+    path("api/sessions/end/", drf_views.EndSessions.as_view(), name="api-end-sessions"),
     path("public/", views.public, name="public"),
     path("unbound/", views.unbound, name="unbound"),
 ]

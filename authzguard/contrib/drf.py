@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -72,7 +73,18 @@ def _record(request: Request, binding: Binding, outcome: Outcome) -> None:
     mark_checked(request._request, binding, outcome)
 
 
-def _refuse(outcome: Outcome) -> bool:
+def _not_found(view: APIView, obj: Any = None) -> Http404:
+    # The very message DRF's get_object() gives for a missing object, so that a hidden
+    # denial and a missing object produce identical responses.
+    queryset = getattr(view, "queryset", None)
+    model = type(obj) if obj is not None else getattr(queryset, "model", None)
+    meta = getattr(model, "_meta", None)
+    if meta is None:
+        return Http404()
+    return Http404(f"No {meta.object_name} matches the given query.")
+
+
+def _refuse(outcome: Outcome, view: APIView, obj: Any = None) -> bool:
     if outcome.allowed:
         return True
     signed_in = outcome.authz.subject.authenticated
@@ -81,7 +93,7 @@ def _refuse(outcome: Outcome) -> bool:
         and outcome.targeted
         and (signed_in or outcome.looked_up or outcome.status == "ambiguous")
     ):
-        raise exceptions.NotFound()
+        raise _not_found(view, obj)
     if outcome.status in ("bad_request", "ambiguous"):
         raise exceptions.ParseError(outcome.message)
     if outcome.status == "method_not_allowed":
@@ -91,20 +103,27 @@ def _refuse(outcome: Outcome) -> bool:
     raise exceptions.PermissionDenied()
 
 
+def _lookup(view: APIView) -> str:
+    return str(getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk"))
+
+
 class AuthzGuardPermission(BasePermission):
     """Allow a DRF request only when the policy allows the view's action on its target."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
+        method = (request.method or "").lower()
+        if method not in view.http_method_names or not hasattr(view, method):
+            # No handler will run: answer DRF's 405 rather than a misleading 403.
+            raise exceptions.MethodNotAllowed(request.method or "")
         binding = _binding(request, view)
         if binding is None:
             # An undeclared action for this method or viewset action: fail closed.
-            return _refuse(
-                evaluate(
-                    request._request, Binding("", ""), {}, user=request.user, refuse="no action"
-                )
+            refused = evaluate(
+                request._request, Binding("", ""), {}, user=request.user, refuse="no action"
             )
-        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
-        is_detail = binding.target is None and binding.resolver is None and lookup in view.kwargs
+            return _refuse(refused, view)
+        custom = binding.target is not None or binding.resolver is not None
+        is_detail = not custom and _lookup(view) in view.kwargs
         outcome = evaluate(
             request._request,
             binding,
@@ -115,7 +134,7 @@ class AuthzGuardPermission(BasePermission):
         )
         outcome.targeted = outcome.targeted or is_detail
         _record(request, binding, outcome)
-        return _refuse(outcome)
+        return _refuse(outcome, view)
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
         binding = _binding(request, view)
@@ -125,15 +144,14 @@ class AuthzGuardPermission(BasePermission):
         if binding.target is not None or binding.resolver is not None:
             # Already decided on the resolved target in has_permission: it must be this object.
             return bool(authz is not None and authz.allowed and authz.target is obj)
-        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
         outcome = evaluate(
             request._request,
             binding,
             view.kwargs,
             user=request.user,
-            target=ResolvedTarget(obj, getattr(obj, "pk", None), lookup, "path"),
+            target=ResolvedTarget(obj, getattr(obj, "pk", None), _lookup(view), "path"),
             check_method=False,
         )
         outcome.looked_up = outcome.targeted = True
         _record(request, binding, outcome)
-        return _refuse(outcome)
+        return _refuse(outcome, view, obj)
