@@ -229,3 +229,14 @@ def test_malformed_targets_are_refused_before_any_lookup(
 def test_whoami_shape(demo_server: DemoServer, sign_in: Callable[[str], DemoClient]) -> None:
     assert DemoClient(demo_server.base_url).whoami() == {"authenticated": False, "username": None}
     assert sign_in("alice").whoami() == {"authenticated": True, "username": "alice"}
+
+
+def test_insecure_mode_shows_a_warning_on_every_page(
+    demo_server: DemoServer, sign_in: Callable[[str], DemoClient]
+) -> None:
+    alice = sign_in("alice")
+    for path in ("/", "/sessions/", "/insecure/", "/accounts/login/"):
+        page = alice.get(path)
+        assert page.status == 200, path
+        assert 'id="insecure-warning"' in page.text, path
+        assert "WARNING: DEMO_INSECURE=1" in page.text
