@@ -25,7 +25,7 @@ typecheck: venv
 pytest: venv
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+test: lint typecheck pytest docs
 
 # Django 6.x needs Python 3.12+: a second environment, used by .ci/run.
 PY312 ?= python3.12
@@ -35,5 +35,20 @@ test-django6:
 	$(VENV312)/bin/python -m pip install --quiet -e '.[dev]' 'Django>=6.0,<7'
 	$(VENV312)/bin/python -m pytest
 
+# The demo site (docs/tutorial.md): install, migrate, seed, serve on 127.0.0.1:8000.
+# DATABASE_URL, SESSION_ENGINE, REDIS_URL, DJANGO_ALLOWED_HOSTS, DJANGO_SECRET_KEY and
+# DEMO_INSECURE pass through from the environment; DJANGO_DEBUG defaults to on here only.
+DEMO_ADDR ?= 127.0.0.1:8000
+DEMO_MANAGE = DJANGO_DEBUG="$${DJANGO_DEBUG-1}" $(BIN)/python demo_site/manage.py
+demo: venv
+	$(DEMO_MANAGE) migrate --noinput
+	$(DEMO_MANAGE) seed_demo
+	@echo "Serving the demo on http://$(DEMO_ADDR)/ - sign in with an account above; Ctrl-C stops it."
+	$(DEMO_MANAGE) runserver $(DEMO_ADDR)
+
+# The documentation site (MkDocs); warnings are errors. `make test` runs it.
+docs: venv
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) $(VENV312) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV312) build *.egg-info .pytest_cache .mypy_cache .ruff_cache site
