@@ -1,0 +1,36 @@
+"""The pre-lookup subject check never refuses what the policy would allow.
+
+``guard.could_allow`` lets the guard deny before looking the target up; it is only sound
+if, for every request, ``decide(...).allowed`` implies ``could_allow(...)``. Checked on
+random policies and requests (the generator the policy-core property tests use).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from authzguard.guard import could_allow
+from authzguard.policy import compile_policy, load_policy
+from tests.policy_gen import RandomDraw, generate_policy, generate_request, write_policy
+
+
+def test_could_allow_is_implied_by_every_allow(tmp_path: Path) -> None:
+    rng = random.Random(20261122)
+    allowed = refused_early = 0
+    for index in range(60):
+        draw = RandomDraw(rng)
+        generated = generate_policy(draw)
+        directory = tmp_path / str(index)
+        directory.mkdir()
+        policy = compile_policy(load_policy([write_policy(generated, directory)]))
+        for _ in range(80):
+            subject, action, resource = generate_request(draw, generated).authzguard()
+            early = could_allow(policy, subject, action, resource.kind)
+            if policy.decide(subject, action, resource).allowed:
+                allowed += 1
+                assert early, (generated.text, subject, action, resource)
+            elif not early:
+                refused_early += 1
+    # The property is not vacuous: both sides occur often.
+    assert allowed > 100 and refused_early > 100
