@@ -50,5 +50,9 @@ demo: venv
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
 
+# Every benchmark script, each with its defaults (results under bench/results/).
+bench: venv
+	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
 clean:
 	rm -rf $(VENV) $(VENV312) build *.egg-info .pytest_cache .mypy_cache .ruff_cache site

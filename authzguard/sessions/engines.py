@@ -42,6 +42,8 @@ class SessionEngine:
     indexed: ClassVar[bool] = True
     #: Every stored session can be listed (needed to index sessions that predate the index).
     enumerable: ClassVar[bool] = True
+    #: The store is in the database, so its deletes can share the index's transaction.
+    in_database: ClassVar[bool] = False
 
     def __init__(self, store_class: type[SessionBase]) -> None:
         self.store_class = store_class
@@ -72,6 +74,7 @@ class SessionEngine:
 
 class DatabaseEngine(SessionEngine):
     name = "db"
+    in_database = True
 
     def _model(self) -> Any:
         return self.store_class.get_model_class()  # type: ignore[attr-defined]

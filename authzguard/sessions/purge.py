@@ -115,17 +115,21 @@ def _purge(
         return 0
     if keep_session is not None:
         keep_key = keep_session.session_key
-    # The index rows go first, so a failure while deleting from the store still leaves the
-    # sessions refused by the middleware (which requires an index row).
+    # A database store is purged in the index's transaction: all or nothing, one commit.
+    # Other stores are purged after the index rows are gone, so a failure there still
+    # leaves the sessions refused by the middleware (which requires an index row).
     with transaction.atomic():
         rows = IndexedSession.objects.filter(user_id=user_pk)
         if keep_key is not None:
             rows = rows.exclude(session_key=keep_key)
         keys = set(rows.values_list("session_key", flat=True))
         IndexedSession.objects.filter(session_key__in=keys).delete()
-    keys.update(known_keys)
-    keys.discard(keep_key or "")
-    engine.delete(sorted(keys))
+        keys.update(known_keys)
+        keys.discard(keep_key or "")
+        if engine.in_database:
+            engine.delete(sorted(keys))
+    if not engine.in_database:
+        engine.delete(sorted(keys))
     _audit(user_pk, len(keys), engine.name, reason, actor=actor)
     return len(keys)
 
