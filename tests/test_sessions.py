@@ -289,8 +289,19 @@ def test_the_middleware_works_for_async_views(session_settings: Any) -> None:
     assert whoami() == {"authenticated": False}
 
 
-def test_an_unknown_engine_is_refused_not_pretended(session_settings: Any) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_engine_is_refused_not_pretended(
+    session_settings: Any, audit_records: list[dict[str, Any]]
+) -> None:
     session_settings.SESSION_ENGINE = "tests.sessions_unknown_engine"
+    session_settings.MIDDLEWARE = MIDDLEWARE_WITHOUT_INDEX
     alice = make_user("alice")
+    browser = signed_in(alice)  # logins keep working (check E101 reports the engine)
+    assert is_signed_in(browser)
     with pytest.raises(NotImplementedError, match="does not know how"):
         purge_user_sessions(alice)
+
+    alice_pk = alice.pk
+    alice.delete()  # so does deleting a user, and the audit trail says what was not done
+    failed = [r for r in audit_records if r["event"] == "session.purge_failed"]
+    assert [(r["user"], r["reason"]) for r in failed] == [(str(alice_pk), "user_deleted")]

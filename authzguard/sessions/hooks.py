@@ -16,9 +16,10 @@ from django.db import models, transaction
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.http import HttpRequest
 
+from authzguard import audit
 from authzguard.conf import settings
 from authzguard.models import IndexedSession
-from authzguard.sessions.engines import get_engine
+from authzguard.sessions.engines import SessionEngine, UnsupportedSessionEngine, get_engine
 from authzguard.sessions.generations import GENERATION_SESSION_KEY, current_generation
 from authzguard.sessions.index import forget_session, record_session
 from authzguard.sessions.middleware import current_request
@@ -36,15 +37,21 @@ def connect() -> None:
     post_save.connect(on_user_saved, sender=user_model, dispatch_uid="authzguard.sessions.post")
 
 
-def on_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
-    if get_engine().indexed:
+def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    engine = _engine()
+    if engine is None or request is None or not hasattr(request, "session"):
+        return
+    if engine.indexed:
         record_session(request, user)
     else:
         request.session[GENERATION_SESSION_KEY] = current_generation(user_pk_string(user))
 
 
-def on_logout(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
-    key = request.session.session_key if get_engine().indexed else None
+def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    engine = _engine()
+    if engine is None or not engine.indexed or request is None or not hasattr(request, "session"):
+        return
+    key = request.session.session_key
     if key is not None:
         forget_session(key)
 
@@ -52,15 +59,15 @@ def on_logout(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> No
 def on_user_delete(sender: Any, instance: models.Model, using: str, **kwargs: Any) -> None:
     # The index rows are about to be cascade-deleted with the user: collect their keys now,
     # delete the store entries only once the deletion has committed.
-    engine = get_engine()
+    engine = _engine()
     keys: list[str] = []
-    if engine.indexed:
+    if engine is not None and engine.indexed:
         keys = list(
             IndexedSession.objects.using(using)
             .filter(user_id=instance.pk)
             .values_list("session_key", flat=True)
         )
-    purge = partial(_purge, user_pk_string(instance), reason="user_deleted", known_keys=keys)
+    purge = partial(_purge_or_report, user_pk_string(instance), "user_deleted", known_keys=keys)
     transaction.on_commit(purge, using=using)
 
 
@@ -104,14 +111,31 @@ def on_user_saved(sender: Any, instance: models.Model, using: str, **kwargs: Any
         return
     user_pk = user_pk_string(instance)
     if "deactivated" in events:
-        purge = partial(_purge, user_pk, reason="deactivated")
+        purge = partial(_purge_or_report, user_pk, "deactivated")
     else:
         # The user changing their own password keeps the session they are using.
         request = current_request()
         own = request is not None and _request_user_pk(request) == user_pk
         keep = request.session if own and request is not None else None
-        purge = partial(_purge, user_pk, reason="password_changed", keep_session=keep)
+        purge = partial(_purge_or_report, user_pk, "password_changed", keep_session=keep)
     transaction.on_commit(purge, using=using)
+
+
+def _engine() -> SessionEngine | None:
+    # An unsupported engine is reported by check E101; the hooks must not break every
+    # login, logout and user deletion of a project over it.
+    try:
+        return get_engine()
+    except UnsupportedSessionEngine:
+        return None
+
+
+def _purge_or_report(user_pk: str, reason: str, **options: Any) -> None:
+    try:
+        _purge(user_pk, reason=reason, **options)
+    except UnsupportedSessionEngine as exc:
+        # Never pretend: the audit trail says the sessions were NOT ended.
+        audit.emit("session.purge_failed", {"user": user_pk, "reason": reason, "error": str(exc)})
 
 
 def _has_field(model: type[models.Model], name: str) -> bool:
