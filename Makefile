@@ -21,6 +21,7 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
+	DJANGO_SECRET_KEY=mypy $(BIN)/mypy --config-file demo_site/mypy.ini
 
 pytest: venv
 	$(BIN)/python -m pytest

@@ -240,3 +240,16 @@ def test_insecure_mode_shows_a_warning_on_every_page(
         assert page.status == 200, path
         assert 'id="insecure-warning"' in page.text, path
         assert "WARNING: DEMO_INSECURE=1" in page.text
+
+
+def test_a_wrong_method_is_a_page_for_people_and_bare_for_api_clients(
+    ids: dict[str, int], sign_in: Callable[[str], DemoClient]
+) -> None:
+    alice = sign_in("alice")
+    page = alice.get(f"/users/delete/?id={ids['bob']}", headers={"Accept": "text/html"})
+    assert page.status == 405
+    assert page.headers["allow"] == "POST, DELETE"
+    assert "Method not allowed" in page.text
+    api = alice.get(f"/users/delete/?id={ids['bob']}", headers={"Accept": "application/json"})
+    assert api.status == 405
+    assert api.body == b""

@@ -18,7 +18,14 @@ from django.views import defaults
 
 from authzguard.decorators import authorize, authz_exempt
 from authzguard.denial import wants_json
+from authzguard.guard import Authorization
 from authzguard.sessions import end_session, end_user_sessions, list_user_sessions
+
+
+class AuthorizedRequest(HttpRequest):
+    """What a view behind ``@authorize`` receives: the request with its ``authz`` record."""
+
+    authz: Authorization
 
 
 def _redirect_target(request: HttpRequest) -> str | None:
@@ -62,7 +69,7 @@ def whoami(request: HttpRequest) -> JsonResponse:
 
 
 @authorize("end", "session", target="email", source="body", field="email")
-def end_sessions(request: HttpRequest) -> HttpResponse:
+def end_sessions(request: AuthorizedRequest) -> HttpResponse:
     """``POST email=...``: end every session of that user (the policy: only your own)."""
     owner = request.authz.target
     ended = end_user_sessions(request, owner)
@@ -74,7 +81,7 @@ def end_sessions(request: HttpRequest) -> HttpResponse:
 
 
 @authorize("delete", "user", target="id", source="body", field="pk")
-def delete_user(request: HttpRequest) -> HttpResponse:
+def delete_user(request: AuthorizedRequest) -> HttpResponse:
     """``POST id=...``: delete that user (the policy: role admin). The deletion hook
     purges every session of the deleted user once the transaction commits."""
     user = request.authz.target
@@ -98,20 +105,20 @@ def signed_in_user(request: HttpRequest) -> object:
 
 
 @authorize("view", "session", target=signed_in_user)
-def my_sessions(request: HttpRequest) -> HttpResponse:
+def my_sessions(request: AuthorizedRequest) -> HttpResponse:
     sessions = list_user_sessions(request.authz.target, request=request)
     return render(request, "demo_app/sessions.html", {"sessions": sessions})
 
 
 @authorize("end", "session", target=signed_in_user)
-def end_other_sessions(request: HttpRequest) -> HttpResponse:
+def end_other_sessions(request: AuthorizedRequest) -> HttpResponse:
     ended = end_user_sessions(request, request.authz.target, keep_current=True)
     messages.success(request, f"Ended {ended} other session(s).")
     return HttpResponseRedirect(reverse("my-sessions"))
 
 
 @authorize("end", "browser_session", target="session", source="form", field="pk")
-def end_one_session(request: HttpRequest) -> HttpResponse:
+def end_one_session(request: AuthorizedRequest) -> HttpResponse:
     """End one session by its index id (never its key, which is a bearer secret)."""
     ended = end_session(request, request.authz.target.pk)
     messages.success(request, f"Ended {ended} session.")

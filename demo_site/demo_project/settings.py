@@ -121,6 +121,7 @@ MIDDLEWARE = [
     "authzguard.middleware.AuthzGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "demo_app.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "demo_project.urls"
