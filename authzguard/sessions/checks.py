@@ -56,8 +56,9 @@ MESSAGES: Sequence[tuple[str, type[Error] | type[Warning], str, str]] = (
     (
         "authzguard.W102",
         Warning,
-        "SessionIndexMiddleware is not installed: purges delete store entries, but a "
-        "session re-saved by a request racing the purge stays signed in.",
+        "SessionIndexMiddleware is not installed: purges delete store entries, but key "
+        "rotations outside login (cycle_key) are not followed, and a session re-saved by a "
+        "request racing the purge stays signed in.",
         f"Add {MIDDLEWARE_PATH!r} right after {AUTH_MIDDLEWARE_PATH!r} in MIDDLEWARE.",
     ),
     (
