@@ -125,14 +125,30 @@ def test_an_error_in_any_applicable_rule_denies(compiled: CompiledPolicy) -> Non
 
 
 def test_decide_never_raises(compiled: CompiledPolicy) -> None:
-    class Hostile:
+    class Hostile(int):  # passes the type check as a key, then explodes on comparison
         def __eq__(self, other: object) -> bool:
             raise RuntimeError("boom")
 
-        __hash__ = object.__hash__
+        __hash__ = int.__hash__
 
-    d = compiled.decide(user(compiled, 1), "read", ticket(owner=Hostile()))
+    d = compiled.decide(user(compiled, 1), "read", ticket(owner=Hostile(1)))
     assert not d.allowed and d.error is not None and "boom" in d.error
+
+
+def test_values_of_the_wrong_type_deny_before_any_rule(compiled: CompiledPolicy) -> None:
+    staff = user(compiled, 5, staff=True)
+    for attrs, problem in [
+        ({"tags": "public"}, "resource.tags is a str, not a list"),
+        ({"owner": True}, "resource.owner is a bool, not a key"),
+        ({"status": 3}, "resource.status is a int, not a str"),
+    ]:
+        d = compiled.decide(staff, "read", ticket(**attrs))
+        assert (d.allowed, d.rule, d.error) == (False, None, problem)
+    d = compiled.decide(Subject(id=1.5, authenticated=True), "read", ticket())
+    assert d.error == "subject.id is a float, not a key"
+    assert with_casbin(compiled).decide(staff, "read", ticket(tags="public")).error == (
+        "resource.tags is a str, not a list"
+    )
 
 
 def test_casbin_engine_agrees_on_these_cases(compiled: CompiledPolicy) -> None:

@@ -25,6 +25,7 @@ from authzguard.exceptions import EvaluationError
 from authzguard.policy import conditions
 from authzguard.policy.loader import role_closure
 from authzguard.policy.model import (
+    SUBJECT_ATTRIBUTES,
     Action,
     Decision,
     Policy,
@@ -54,6 +55,25 @@ m = r.obj.kind == p.kind && r.act == p.act && True in [g(x, p.sub) for x in r.su
 """
 
 Decider = Callable[[Subject, str, Resource], Decision]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: What a value of each declared attribute type may be. ``any`` is unchecked.
+TYPE_CHECKS: Mapping[str, Callable[[object], bool]] = MappingProxyType(
+    {
+        "str": lambda v: isinstance(v, str),
+        "int": _is_int,
+        "bool": lambda v: isinstance(v, bool),
+        "key": lambda v: isinstance(v, str) or _is_int(v),
+        "list": lambda v: isinstance(v, (list, tuple)),
+    }
+)
+_SUBJECT_CHECKS = tuple(
+    (name, kind, TYPE_CHECKS[kind]) for name, kind in SUBJECT_ATTRIBUTES.items()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +165,7 @@ class CompiledPolicy:
     """An immutable, ready-to-decide policy. Safe to share between threads."""
 
     __slots__ = (
+        "_attribute_checks",
         "_closure",
         "_decider",
         "_effective_cache",
@@ -190,6 +211,14 @@ class CompiledPolicy:
         self._group_roles = {k: frozenset(v) for k, v in group_roles.items()}
         self.uses_groups = bool(group_roles)
         self._effective_cache: dict[tuple[frozenset[str], bool], frozenset[str]] = {}
+        self._attribute_checks = {
+            kind.name: tuple(
+                (a.name, a.type, TYPE_CHECKS[a.type])
+                for a in kind.attributes.values()
+                if a.type in TYPE_CHECKS
+            )
+            for kind in policy.resources.values()
+        }
         self._decider: Decider = self._decide_indexed
 
     # -- public API --
@@ -248,11 +277,32 @@ class CompiledPolicy:
         return result
 
     def decide(self, subject: Subject, action: str, resource: Resource) -> Decision:
-        """Decide one request. Never raises: any failure is a deny that says why."""
+        """Decide one request. Never raises: any failure is a deny that says why.
+
+        Attribute values are checked against their declared types first, so no rule is
+        ever evaluated on a value of the wrong type (a string where a list is declared
+        would otherwise make ``in`` a substring test).
+        """
         try:
+            problem = self.type_problem(subject, resource)
+            if problem is not None:
+                return Decision(False, None, f"denied: {problem}", error=problem)
             return self._decider(subject, action, resource)
         except Exception as exc:  # fail closed, whatever went wrong
             return Decision(False, None, f"denied: evaluation failed ({exc})", error=repr(exc))
+
+    def type_problem(self, subject: Subject, resource: Resource) -> str | None:
+        """Why an attribute value does not fit its declared type, or ``None``."""
+        for name, kind, fits in _SUBJECT_CHECKS:
+            value = getattr(subject, name)
+            if value is not None and not fits(value):
+                return f"subject.{name} is a {type(value).__name__}, not a {kind}"
+        attributes = resource.attributes
+        for name, kind, fits in self._attribute_checks.get(resource.kind, ()):
+            value = attributes.get(name)
+            if value is not None and not fits(value):
+                return f"resource.{name} is a {type(value).__name__}, not a {kind}"
+        return None
 
     # -- the indexed evaluator --
 
