@@ -112,7 +112,9 @@ def request_id(request: HttpRequest) -> str:
     existing: str | None = getattr(request, "_authzguard_request_id", None)
     if existing is None:
         header = settings.REQUEST_ID_HEADER
-        given = request.headers.get(header, "") if header else ""
+        # META directly: request.headers builds a dict of every header on first use.
+        key = "HTTP_" + header.upper().replace("-", "_") if header else ""
+        given = request.META.get(key, "") if key else ""
         existing = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         request._authzguard_request_id = existing  # type: ignore[attr-defined]
     return existing
@@ -380,5 +382,16 @@ def enforce(
     return denial.respond(request, outcome)
 
 
-#: :func:`enforce` for async views: the same code, in a thread where the ORM may run.
-aenforce = sync_to_async(enforce, thread_sensitive=True)
+_enforce_in_thread = sync_to_async(enforce, thread_sensitive=True)
+
+
+async def aenforce(
+    request: HttpRequest, binding: Binding, view_kwargs: MutableMapping[str, Any]
+) -> HttpResponse | None:
+    """:func:`enforce` for async views: the same code, in a thread where the ORM may run."""
+    outcome = checked_outcome(request, binding)
+    if outcome is not None and outcome.allowed:
+        # Already allowed by the middleware: no thread hop needed to say so again.
+        inject_target(request, binding, view_kwargs)
+        return None
+    return await _enforce_in_thread(request, binding, view_kwargs)

@@ -408,17 +408,16 @@ def test_decorator_enforces_without_middleware(
     assert signed_in(admin).post(url, {"id": bob.pk}).status_code == 200
 
 
+@pytest.mark.parametrize("url", ["/users/delete/", "/async/users/delete/"])
 @pytest.mark.parametrize("middleware", [True, False])
 def test_one_audit_record_per_request(
-    middleware: bool, admin: User, bob: User, caplog: pytest.LogCaptureFixture
+    url: str, middleware: bool, admin: User, bob: User, caplog: pytest.LogCaptureFixture
 ) -> None:
     stack = None if middleware else WITHOUT_MIDDLEWARE
     with override_settings(**({"MIDDLEWARE": stack} if stack else {})):
         client = signed_in(admin)
         with caplog.at_level(logging.INFO, logger="authzguard.audit"):
-            response = client.post(
-                "/users/delete/", {"id": bob.pk}, headers={"X-Request-ID": "req-42"}
-            )
+            response = client.post(url, {"id": bob.pk}, headers={"X-Request-ID": "req-42"})
     assert response.status_code == 200
     records = [r for r in caplog.records if r.name == "authzguard.audit"]
     assert len(records) == 1
