@@ -85,7 +85,7 @@ def on_user_pre_save(
     if (
         settings.SESSION_PURGE_ON_DEACTIVATE
         and _has_field(sender, "is_active")
-        and getattr(instance, "is_active", True) is False
+        and not getattr(instance, "is_active", True)
     ):
         watched.append("is_active")
     if settings.SESSION_PURGE_ON_PASSWORD_CHANGE and _has_field(sender, "password"):

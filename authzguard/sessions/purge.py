@@ -10,11 +10,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from authzguard import audit
 from authzguard.models import IndexedSession
-from authzguard.sessions.engines import UnsupportedSessionEngine, get_engine
+from authzguard.sessions.engines import SessionEngine, UnsupportedSessionEngine, get_engine
 from authzguard.sessions.generations import GENERATION_SESSION_KEY, bump_generation
 
 
@@ -75,18 +76,11 @@ def end_session(request: HttpRequest, session_id: int) -> int:
     user_pk = _request_user_pk(request)
     if user_pk is None:
         return 0
-    with transaction.atomic():
-        key = (
-            IndexedSession.objects.filter(pk=session_id, user_id=user_pk)
-            .values_list("session_key", flat=True)
-            .first()
-        )
-        if key is None:
-            return 0
-        IndexedSession.objects.filter(session_key=key).delete()
-    engine.delete([key])
+    ended = _end_indexed(engine, IndexedSession.objects.filter(pk=session_id, user_id=user_pk))
+    if not ended:
+        return 0
     _audit(user_pk, 1, engine.name, "ended_one", actor=user_pk)
-    if key == request.session.session_key:
+    if request.session.session_key in ended:
         _make_anonymous(request)
     return 1
 
@@ -115,23 +109,31 @@ def _purge(
         return 0
     if keep_session is not None:
         keep_key = keep_session.session_key
+    rows = IndexedSession.objects.filter(user_id=user_pk)
+    if keep_key is not None:
+        rows = rows.exclude(session_key=keep_key)
+        known_keys = [key for key in known_keys if key != keep_key]
+    keys = _end_indexed(engine, rows, known_keys)
+    _audit(user_pk, len(keys), engine.name, reason, actor=actor)
+    return len(keys)
+
+
+def _end_indexed(
+    engine: SessionEngine, rows: QuerySet[IndexedSession], known_keys: Collection[str] = ()
+) -> set[str]:
+    """Remove these index rows and their sessions from the store; return the keys."""
     # A database store is purged in the index's transaction: all or nothing, one commit.
     # Other stores are purged after the index rows are gone, so a failure there still
     # leaves the sessions refused by the middleware (which requires an index row).
     with transaction.atomic():
-        rows = IndexedSession.objects.filter(user_id=user_pk)
-        if keep_key is not None:
-            rows = rows.exclude(session_key=keep_key)
         keys = set(rows.values_list("session_key", flat=True))
-        IndexedSession.objects.filter(session_key__in=keys).delete()
         keys.update(known_keys)
-        keys.discard(keep_key or "")
+        IndexedSession.objects.filter(session_key__in=keys).delete()
         if engine.in_database:
             engine.delete(sorted(keys))
     if not engine.in_database:
         engine.delete(sorted(keys))
-    _audit(user_pk, len(keys), engine.name, reason, actor=actor)
-    return len(keys)
+    return keys
 
 
 def _audit(user_pk: str, count: int, engine: str, reason: str, **extra: Any) -> None:
