@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 
 from authzguard import audit, denial
 from authzguard.conf import settings
@@ -267,7 +268,13 @@ def evaluate(
         authz.decision = _deny(f"bad request: {exc}")
         if authz.subject.id is None:
             authz.subject = _bare_subject(user)
-    except TargetNotFound as exc:
+    except (BadRequest, ValidationError, SuspiciousOperation) as exc:
+        # From a custom resolver: Django's own "bad request" exceptions.
+        outcome.status, outcome.message = "bad_request", "malformed target parameter"
+        authz.decision = _deny(f"bad request: {type(exc).__name__}: {exc}")
+        if authz.subject.id is None:
+            authz.subject = _bare_subject(user)
+    except (TargetNotFound, Http404) as exc:
         outcome.status, outcome.message = "not_found", str(exc)
         authz.decision = _deny(f"no such object: {exc}")
     except AmbiguousTarget as exc:

@@ -370,6 +370,17 @@ def test_custom_resolver(alice: User, bob: User) -> None:
     assert list(ViewCall.objects.values_list("view", flat=True)) == ["edit_note_by_header"]
 
 
+def test_resolver_raising_django_exceptions(alice: User, bob: User) -> None:
+    Note.objects.create(owner=alice, slug="mine", title="t")
+    Note.objects.create(owner=bob, slug="bobs", title="t")
+    client = signed_in(alice)
+    assert client.post("/notes/edit-strict/", headers={"X-Note": "mine"}).status_code == 200
+    assert client.post("/notes/edit-strict/", headers={"X-Note": "bobs"}).status_code == 403
+    assert client.post("/notes/edit-strict/", headers={"X-Note": "gone"}).status_code == 404
+    assert client.post("/notes/edit-strict/", headers={"X-Note": "a-b"}).status_code == 400
+    assert ViewCall.objects.count() == 1
+
+
 def test_policy_exception_denies(
     admin: User, bob: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

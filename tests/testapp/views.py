@@ -7,7 +7,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
 from django.views import View
 from django.views.generic import DetailView
 
@@ -124,6 +126,20 @@ def note_from_header(request: HttpRequest, **kwargs: Any) -> Note | None:
     if not slug.isascii() or not slug:
         raise ParameterError("X-Note header missing or not ASCII", parameter="X-Note")
     return Note.objects.filter(slug=slug).first()
+
+
+def strict_resolver(request: HttpRequest, **kwargs: Any) -> Note:
+    """Django's own exceptions: get_object_or_404 and a ValidationError."""
+    slug = request.headers.get("X-Note", "")
+    if not slug.isascii() or not slug.isalnum():
+        raise ValidationError("bad slug")
+    return get_object_or_404(Note, slug=slug)
+
+
+@authorize("edit", "note", target=strict_resolver)
+def edit_note_strict(request: HttpRequest) -> HttpResponse:
+    _record("edit_note_strict", request.authz.target.pk)  # type: ignore[attr-defined]
+    return JsonResponse({})
 
 
 def broken_resolver(request: HttpRequest, **kwargs: Any) -> Note:
