@@ -86,7 +86,8 @@ def test_postgresql_suite_in_its_own_process(
         **os.environ,
         "AUTHZGUARD_TEST_PGHOST": str(postgres_service["HOST"]),
         "AUTHZGUARD_TEST_PGPORT": str(postgres_service["PORT"]),
-        "AUTHZGUARD_SESSIONS_PG_NAME": "authzguard_sessions",
+        # Per run: several suites may run at once against the same server.
+        "AUTHZGUARD_SESSIONS_PG_NAME": f"authzguard_sessions_{os.getpid()}",
         "AUTHZGUARD_SESSIONS_REDIS_URL": redis_url,
         "AUTHZGUARD_SESSIONS_REDIS_PREFIX": redis_prefix,
     }
