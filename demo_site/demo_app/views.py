@@ -19,7 +19,12 @@ from django.views import defaults
 from authzguard.decorators import authorize, authz_exempt
 from authzguard.denial import wants_json
 from authzguard.guard import Authorization
-from authzguard.sessions import end_session, end_user_sessions, list_user_sessions
+from authzguard.sessions import (
+    UnsupportedSessionEngine,
+    end_session,
+    end_user_sessions,
+    list_user_sessions,
+)
 
 
 class AuthorizedRequest(HttpRequest):
@@ -106,7 +111,11 @@ def signed_in_user(request: HttpRequest) -> object:
 
 @authorize("view", "session", target=signed_in_user)
 def my_sessions(request: AuthorizedRequest) -> HttpResponse:
-    sessions = list_user_sessions(request.authz.target, request=request)
+    try:
+        sessions = list_user_sessions(request.authz.target, request=request)
+    except UnsupportedSessionEngine as exc:
+        # signed_cookies: the sessions live in browsers; say so instead of listing none.
+        return render(request, "demo_app/sessions.html", {"sessions": [], "unlisted": str(exc)})
     return render(request, "demo_app/sessions.html", {"sessions": sessions})
 
 
