@@ -23,6 +23,8 @@ def user_pk_string(user_or_pk: Any) -> str:
     """The user's primary key in the form ``login()`` stores it in the session."""
     if isinstance(user_or_pk, models.Model):
         return user_or_pk._meta.pk.value_to_string(user_or_pk)
+    if getattr(user_or_pk, "is_anonymous", False):
+        raise ValueError("An anonymous user has no sessions of its own to end.")
     pk_field = get_user_model()._meta.pk
     try:
         return str(pk_field.to_python(user_or_pk))
