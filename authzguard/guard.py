@@ -5,13 +5,14 @@ call :func:`evaluate` (sync; the async adapters run it through ``sync_to_async``
 the rules below hold everywhere:
 
 1. the HTTP method is checked first: a method the action does not declare is a 405
-   before any lookup (override headers and ``_method`` fields are never read);
-2. a subject that no ``allow`` rule could ever cover for this action and kind is
-   denied before any lookup, so such a subject learns nothing about which objects exist;
-3. the target is resolved (400 for a bad parameter, 404 for no such object) and the
-   policy decides on its attributes;
-4. any exception in 2-3 is a deny, never an allow;
-5. exactly one audit record is written per evaluation.
+   before any query (override headers and ``_method`` fields are never read);
+2. the target parameter is extracted and validated (400) before any query;
+3. a subject that no ``allow`` rule could cover for this action and kind is denied
+   before the lookup, so such a subject learns nothing about which objects exist;
+4. the target is looked up (404 for no such object, 400 for several) and the policy
+   decides on its attributes;
+5. any other exception is a deny, never an allow;
+6. exactly one audit record is written per evaluation.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class Authorization:
 
     @property
     def allowed(self) -> bool:
-        return self.decision.allowed
+        return self.decision.allowed and self.decision.error is None
 
 
 @dataclass(slots=True)
