@@ -38,7 +38,7 @@ def allows(user: Any, action: str, kind: str, obj: object = None) -> bool:
         resource_kind = policy.policy.resources.get(kind)
         if resource_kind is None or action not in resource_kind.actions:
             return False
-        subject = subject_for(user, policy)
+        subject = subject_for(user, policy, kind=kind, action=action)
         attributes = resource_attributes(obj, resource_kind) if obj is not None else {}
         decision = policy.decide(subject, action, Resource(kind, attributes))
     except Exception:  # fail closed

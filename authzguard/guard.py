@@ -236,7 +236,9 @@ def evaluate(
             # Malformed parameters are refused before anything reaches the database.
             query = parse_target(request, spec, kind, view_kwargs)
             authz.parameter, authz.source = query.parameter, query.source
-        subject = authz.subject = subject_for(user, policy)
+        subject = authz.subject = subject_for(
+            user, policy, kind=binding.resource, action=binding.action
+        )
         if not could_allow(policy, subject, binding.action, binding.resource):
             if query is not None and query.field == "pk":
                 authz.target_id = query.value

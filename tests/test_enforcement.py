@@ -505,11 +505,26 @@ def test_denied_before_lookup_when_no_rule_can_allow(
     alice: User, bob: User, django_assert_num_queries: Any
 ) -> None:
     client = signed_in(alice)
-    # session, request.user, groups: the target is never looked up.
-    with django_assert_num_queries(3):
+    # session, request.user: the target is never looked up, and no rule on deleting
+    # users names a group-granted role, so groups are not queried either.
+    with django_assert_num_queries(2):
         assert client.post("/users/delete/", {"id": bob.pk}).status_code == 403
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         assert client.post("/users/delete/", {"id": 424242}).status_code == 403
+
+
+def test_groups_are_queried_only_when_they_can_matter(
+    carol: User, bob: User, admin: User, django_assert_num_queries: Any
+) -> None:
+    # Reading users: "support" (a group role) is named by a rule, so groups are read.
+    with CaptureQueriesContext(connection) as reading:
+        assert signed_in(carol).get(f"/users/{bob.pk}/").status_code == 200
+    assert sum("auth_group" in q["sql"] for q in reading.captured_queries) == 1
+    # Deleting users: only "admin" (superusers) is named: session, user, target.
+    with CaptureQueriesContext(connection) as deleting:
+        response = signed_in(admin).post("/yaml/users/delete/", {"id": bob.pk})
+    assert response.status_code == 200
+    assert not any("auth_group" in q["sql"] for q in deleting.captured_queries)
 
 
 def test_view_reuses_authorized_object(alice: User, django_assert_num_queries: Any) -> None:

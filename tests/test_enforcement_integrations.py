@@ -62,8 +62,8 @@ def test_drf_object_permission(alice: User, bob: User, carol: User) -> None:
 
 def test_drf_delete(alice: User, bob: User, admin: User, django_assert_num_queries: Any) -> None:
     client = signed_in(alice)
-    # session, user, groups: refused by the view-level check, before DRF's lookup.
-    with django_assert_num_queries(3):
+    # session, user: refused by the view-level check, before DRF's lookup.
+    with django_assert_num_queries(2):
         assert client.delete(f"/api/users/{bob.pk}/").status_code == 403
     assert not ViewCall.objects.exists()
     assert signed_in(admin).delete(f"/api/users/{bob.pk}/").status_code == 204

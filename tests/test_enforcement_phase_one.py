@@ -34,3 +34,40 @@ def test_could_allow_is_implied_by_every_allow(tmp_path: Path) -> None:
                 refused_early += 1
     # The property is not vacuous: both sides occur often.
     assert allowed > 100 and refused_early > 100
+
+
+def test_skipping_groups_never_changes_a_decision(tmp_path: Path) -> None:
+    """When ``groups_matter`` is False, group-granted roles cannot change the decision."""
+    from dataclasses import replace
+
+    from authzguard.subjects import groups_matter
+
+    rng = random.Random(7)
+    skipped = 0
+    for index in range(60):
+        draw = RandomDraw(rng)
+        generated = generate_policy(draw)
+        directory = tmp_path / str(index)
+        directory.mkdir()
+        policy = compile_policy(load_policy([write_policy(generated, directory)]))
+        group_roles = {
+            role.name
+            for role in policy.policy.roles.values()
+            if any(source.kind == "group" for source in role.granted_to)
+        }
+        if not group_roles:
+            continue
+        for _ in range(80):
+            subject, action, resource = generate_request(draw, generated).authzguard()
+            if groups_matter(policy, resource.kind, action):
+                continue
+            skipped += 1
+            without = replace(subject, roles=subject.roles - group_roles)
+            full = policy.decide(subject, action, resource)
+            assert policy.decide(without, action, resource).allowed == full.allowed, (
+                generated.text,
+                subject,
+                action,
+                resource,
+            )
+    assert skipped > 100
