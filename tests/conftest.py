@@ -71,7 +71,7 @@ def demo_server(
 ) -> Iterator[DemoServer]:
     """The demo with ``DEMO_INSECURE=1`` (SQLite, database sessions), served for one module.
 
-    Tests that change accounts call ``demo_server.seed()`` first to put them back.
+    Tests start with ``demo_server.seeded()``, which puts deleted accounts back.
     """
     from tests.browser.server import start_demo_server
 
