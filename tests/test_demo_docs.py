@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,24 @@ def test_tutorial_attacks_with_curl_do_what_the_page_says(
         if expected is not None:
             pattern = ".*".join(re.escape(part) for part in expected.split("..."))
             assert re.fullmatch(pattern, result.stdout.strip()), (command, result.stdout)
+
+
+def test_tutorial_explain_output_is_what_the_cli_prints() -> None:
+    text = TUTORIAL.read_text()
+    command = next(
+        block.strip()
+        for block in code_blocks(text, "sh")
+        if block.startswith(".venv/bin/authzguard explain")
+    )
+    documented = text[text.index(command) :]
+    (printed,) = code_blocks(documented, "text")[:1]
+    arguments = command.split()[2:]
+    result = subprocess.run(
+        [sys.executable, "-m", "authzguard", "explain", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.startswith(printed), result.stdout + result.stderr
