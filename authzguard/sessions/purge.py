@@ -52,12 +52,13 @@ def end_user_sessions(request: HttpRequest, user: Any, *, keep_current: bool = F
     request becomes anonymous at once.
     """
     user_pk = user_pk_string(user)
-    own = _request_user_pk(request) == user_pk
+    actor = _request_user_pk(request)
+    own = actor == user_pk
     count = _purge(
         user_pk,
         keep_session=request.session if keep_current and own else None,
         reason="ended_by_owner" if own else "ended_by_other",
-        actor=_request_user_pk(request),
+        actor=actor,
     )
     if own and not keep_current:
         _make_anonymous(request)
