@@ -18,9 +18,9 @@ the rules below hold everywhere:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -117,7 +117,7 @@ def request_id(request: HttpRequest) -> str:
         # META directly: request.headers builds a dict of every header on first use.
         key = "HTTP_" + header.upper().replace("-", "_") if header else ""
         given = request.META.get(key, "") if key else ""
-        existing = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        existing = given if _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         request._authzguard_request_id = existing  # type: ignore[attr-defined]
     return existing
 

@@ -129,7 +129,10 @@ def _occurrences(
     found: list[tuple[str, object]] = []
     if name in view_kwargs:
         found.append(("path", view_kwargs[name]))
-    found.extend(("query", v) for v in request.GET.getlist(name))
+    # Skip building an empty QueryDict on the hot path, but always read a GET that
+    # something already built or replaced: that is what the view will read.
+    if request.META.get("QUERY_STRING") or "GET" in request.__dict__:
+        found.extend(("query", v) for v in request.GET.getlist(name))
     content_type = request.content_type or ""
     if content_type in _FORM_TYPES:
         found.extend(("form", v) for v in request.POST.getlist(name))

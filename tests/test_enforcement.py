@@ -201,6 +201,20 @@ def test_duplicated_form_and_file_is_400(admin: User, bob: User) -> None:
     assert User.objects.filter(pk=bob.pk).exists()
 
 
+def test_query_replaced_by_earlier_code_is_still_seen(admin: User, bob: User) -> None:
+    from django.http import QueryDict
+    from django.test import RequestFactory
+
+    from authzguard.guard import Binding, evaluate
+    from authzguard.policy.model import TargetSpec
+
+    request = RequestFactory().post("/users/delete/", {"id": bob.pk})
+    request.user = admin
+    request.GET = QueryDict(f"id={admin.pk}")  # e.g. a middleware that rewrote the query
+    binding = Binding("delete", "user", TargetSpec(param="id", source="body"))
+    assert evaluate(request, binding, {}).status == "bad_request"
+
+
 def test_body_parameter_in_query_only_is_400(admin: User, bob: User) -> None:
     response = signed_in(admin).post(f"/users/delete/?id={bob.pk}")
     assert response.status_code == 400
