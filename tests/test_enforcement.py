@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test import AsyncClient, Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -655,3 +656,36 @@ def test_explicit_methods(alice: User, bob: User) -> None:
     assert signed_in(alice).post("/notes/mine/replace/").status_code == 405
     assert signed_in(bob).put("/notes/mine/replace/").status_code == 403
     assert signed_in(alice).put("/notes/n%20o/replace/").status_code == 404  # no URL match
+
+
+# -- the middleware called directly ----------------------------------------------------------
+
+
+def test_middleware_called_directly(admin: User, alice: User, bob: User) -> None:
+    from asgiref.sync import iscoroutinefunction
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    from authzguard.middleware import AuthzGuardMiddleware
+    from tests.testapp import views
+
+    middleware = AuthzGuardMiddleware(lambda request: HttpResponse("view"))
+    assert not iscoroutinefunction(middleware)
+
+    def request_as(user: User) -> Any:
+        request = RequestFactory().post("/yaml/users/delete/", {"id": bob.pk})
+        request.user = user
+        request.resolver_match = resolve("/yaml/users/delete/")
+        return request
+
+    kwargs: dict[str, Any] = {}
+    assert middleware.process_view(request_as(admin), views.yaml_delete_user, (), kwargs) is None
+    assert kwargs == {"target_user": bob}
+    with pytest.raises(PermissionDenied):
+        middleware.process_view(request_as(alice), views.yaml_delete_user, (), {})
+
+    async def async_view(request: Any) -> HttpResponse:
+        return HttpResponse("async")
+
+    assert iscoroutinefunction(AuthzGuardMiddleware(async_view))
