@@ -294,7 +294,9 @@ def evaluate(
         if outcome.status != "allow":
             # Never hand a view (or a later reader) an object that was not authorized.
             authz.target = None
-        outcome.record = _audit(request, outcome, policy, time.perf_counter() - started)
+        if not (phase_one_only and outcome.status == "allow"):
+            # A phase-one pass is not a decision: the object check writes the record.
+            outcome.record = _audit(request, outcome, policy, time.perf_counter() - started)
     return outcome
 
 

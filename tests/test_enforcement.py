@@ -216,6 +216,16 @@ def test_query_replaced_by_earlier_code_is_still_seen(admin: User, bob: User) ->
     assert evaluate(request, binding, {}).status == "bad_request"
 
 
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=200, DATA_UPLOAD_MAX_NUMBER_FIELDS=5)
+def test_oversized_bodies_are_400(admin: User, bob: User) -> None:
+    client = signed_in(admin)
+    assert post_json(client, "/users/delete/", {"id": bob.pk, "pad": "x" * 500}).status_code == 400
+    fields = "&".join(f"f{i}=1" for i in range(10)) + f"&id={bob.pk}"
+    form = client.post("/users/delete/", fields, content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 400
+    assert User.objects.filter(pk=bob.pk).exists()
+
+
 def test_body_parameter_in_query_only_is_400(admin: User, bob: User) -> None:
     response = signed_in(admin).post(f"/users/delete/?id={bob.pk}")
     assert response.status_code == 400

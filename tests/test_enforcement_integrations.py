@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -58,6 +59,22 @@ def test_drf_object_permission(alice: User, bob: User, carol: User) -> None:
     assert signed_in(alice).get(f"/api/users/{bob.pk}/").status_code == 403
     assert signed_in(carol).get("/api/users/999/").status_code == 404
     assert Client().get(f"/api/users/{bob.pk}/").status_code == 403
+
+
+def test_drf_writes_one_audit_record_per_request(
+    alice: User, bob: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = signed_in(alice)
+    with caplog.at_level(logging.INFO, logger="authzguard.audit"):
+        client.get(f"/api/users/{alice.pk}/")
+        client.get(f"/api/users/{bob.pk}/")
+        client.delete(f"/api/users/{bob.pk}/")
+    records = [r.authz for r in caplog.records if r.name == "authzguard.audit"]  # type: ignore[attr-defined]
+    assert [(r["action"], r["decision"], r["target_id"]) for r in records] == [
+        ("read", "allow", alice.pk),
+        ("read", "deny", bob.pk),
+        ("delete", "deny", None),
+    ]
 
 
 def test_drf_delete(alice: User, bob: User, admin: User, django_assert_num_queries: Any) -> None:
