@@ -23,7 +23,10 @@ def _group_names(user: Any) -> list[str]:
     prefetched = getattr(user, "_prefetched_objects_cache", {}).get("groups")
     if prefetched is not None:
         return [group.name for group in prefetched]
-    return list(user.groups.values_list("name", flat=True))
+    groups = getattr(user, "groups", None)
+    if groups is None:  # a custom user model without PermissionsMixin has no groups
+        return []
+    return list(groups.values_list("name", flat=True))
 
 
 _GROUPS_MATTER: dict[tuple[str, str, str], bool] = {}
