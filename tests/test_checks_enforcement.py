@@ -35,6 +35,13 @@ def test_messages_have_unique_ids_in_range_and_hints() -> None:
         assert message and hint.strip()
 
 
+def test_ids_do_not_collide_with_other_authzguard_checks() -> None:
+    from authzguard.sessions.checks import MESSAGES as SESSION_MESSAGES
+
+    mine = {check_id for check_id, *_ in MESSAGES}
+    assert mine.isdisjoint(check_id for check_id, *_ in SESSION_MESSAGES)
+
+
 def test_test_configuration_is_clean() -> None:
     assert check_enforcement() == []
     assert not [
