@@ -699,3 +699,11 @@ def test_middleware_called_directly(admin: User, alice: User, bob: User) -> None
         return HttpResponse("async")
 
     assert iscoroutinefunction(AuthzGuardMiddleware(async_view))
+
+
+def test_method_decorator_on_dispatch(alice: User, bob: User) -> None:
+    Note.objects.create(owner=alice, slug="mine", title="t")
+    assert signed_in(bob).post("/notes/edit/", {"slug": "mine"}).status_code == 403
+    assert signed_in(alice).get("/notes/edit/?slug=mine").status_code == 405
+    assert signed_in(alice).post("/notes/edit/", {"slug": "mine"}).status_code == 200
+    assert list(ViewCall.objects.values_list("view", flat=True)) == ["note_edit_dispatch"]

@@ -126,6 +126,20 @@ def test_drf_views_are_not_refused_by_deny_by_default(carol: User, bob: User) ->
     assert signed_in(carol).get(f"/api/users/{bob.pk}/").status_code == 200
 
 
+def test_drf_viewset_actions(alice: User, bob: User, carol: User) -> None:
+    note = Note.objects.create(owner=alice, slug="n", title="Old")
+    url = f"/api/notes/{note.pk}/"
+    assert signed_in(carol).get(url).json() == {"id": note.pk, "title": "Old"}
+    assert signed_in(bob).get(url).status_code == 403
+    patch = json.dumps({"title": "New"})
+    assert signed_in(carol).patch(url, patch, "application/json").status_code == 403
+    assert signed_in(alice).patch(url, patch, "application/json").status_code == 200
+    # Viewset actions without an authz action are refused, never allowed by omission.
+    assert signed_in(alice).delete(url).status_code == 403
+    assert signed_in(carol).get("/api/notes/").status_code == 403
+    assert Note.objects.get(pk=note.pk).title == "New"
+
+
 # -- backend -------------------------------------------------------------------------------
 
 

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from tests.testapp import drf_views, views
+
+router = SimpleRouter()
+router.register("api/notes", drf_views.NoteViewSet, basename="api-note")
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -25,6 +29,8 @@ urlpatterns = [
     path("api/users/", drf_views.UserList.as_view(), name="api-users"),
     path("api/users/<int:pk>/", drf_views.UserDetail.as_view(), name="api-user"),
     path("api/sessions/end/", drf_views.EndSessions.as_view(), name="api-end-sessions"),
+    path("notes/edit/", views.NoteEditDispatch.as_view(), name="note-edit-dispatch"),
     path("public/", views.public, name="public"),
     path("unbound/", views.unbound, name="unbound"),
 ]
+urlpatterns += router.urls

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import User
-from rest_framework import generics, serializers
+from rest_framework import generics, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authzguard.contrib.drf import AuthzGuardPermission
-from tests.testapp.models import ViewCall
+from tests.testapp.models import Note, ViewCall
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
@@ -57,3 +57,16 @@ class EndSessions(_Base, APIView):  # type: ignore[misc]
         user = request.authz.target  # type: ignore[attr-defined]
         ViewCall.objects.create(view="api_end_sessions", target=str(user.pk))
         return Response({"target": user.pk})
+
+
+class NoteSerializer(serializers.ModelSerializer[Note]):
+    class Meta:
+        model = Note
+        fields = ["id", "title"]
+
+
+class NoteViewSet(_Base, viewsets.ModelViewSet):  # type: ignore[misc]
+    queryset = Note.objects.all()
+    serializer_class = NoteSerializer
+    authz_resource = "note"
+    authz_actions = {"retrieve": "read", "partial_update": "edit"}

@@ -10,6 +10,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView
 
@@ -184,6 +185,16 @@ class AsyncNoteEdit(AuthorizeMixin, View):
 
     async def post(self, request: HttpRequest, note: Note) -> HttpResponse:
         await ViewCall.objects.acreate(view="async_note_edit", target=str(note.pk))
+        return JsonResponse({"id": note.pk})
+
+
+@method_decorator(
+    authorize("edit", "note", target="slug", source="form", field="slug", pass_as="note"),
+    name="dispatch",
+)
+class NoteEditDispatch(View):
+    def post(self, request: HttpRequest, note: Note) -> HttpResponse:
+        _record("note_edit_dispatch", note.pk)
         return JsonResponse({"id": note.pk})
 
 
