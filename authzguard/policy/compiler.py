@@ -71,9 +71,23 @@ TYPE_CHECKS: Mapping[str, Callable[[object], bool]] = MappingProxyType(
         "list": lambda v: isinstance(v, (list, tuple)),
     }
 )
-_SUBJECT_CHECKS = tuple(
-    (name, kind, TYPE_CHECKS[kind]) for name, kind in SUBJECT_ATTRIBUTES.items()
+#: Exact types that certainly fit, checked first because ``type(v) in set`` is cheaper than a
+#: call (subclasses, and every misfit, still go through ``TYPE_CHECKS``).
+_FITTING_TYPES: Mapping[str, frozenset[type]] = MappingProxyType(
+    {
+        "str": frozenset({str}),
+        "int": frozenset({int}),
+        "bool": frozenset({bool}),
+        "key": frozenset({str, int}),
+        "list": frozenset({list, tuple}),
+    }
 )
+_SUBJECT_CHECKS = tuple(
+    (name, kind, TYPE_CHECKS[kind], _FITTING_TYPES[kind])
+    for name, kind in SUBJECT_ATTRIBUTES.items()
+)
+#: Bound on the per-policy caches (role sets and decision plans seen); cleared when full.
+_CACHE_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +95,29 @@ class _CompiledRule:
     rule: Rule
     subjects: frozenset[str]
     evaluator: conditions.Evaluator | None
+
+
+class _Plan:
+    """The rules of one (kind, action) that apply to one set of granted roles, in policy order.
+
+    Built on the first request with that role set and reused: a decision then costs the
+    conditions of the applicable rules only, however many rules share the bucket. The
+    decisions naming a rule depend only on the rule and the role set, so they are kept too.
+    """
+
+    __slots__ = ("allows", "decisions", "denies", "no_match", "uses_env")
+
+    def __init__(
+        self,
+        denies: tuple[_CompiledRule, ...],
+        allows: tuple[_CompiledRule, ...],
+        no_match: Decision,
+    ) -> None:
+        self.denies = denies
+        self.allows = allows
+        self.no_match = no_match
+        self.uses_env = any(c.evaluator is not None for c in (*denies, *allows))
+        self.decisions: dict[tuple[bool, str], Decision] = {}
 
 
 def subject_env(subject: Subject) -> dict[str, object]:
@@ -172,6 +209,7 @@ class CompiledPolicy:
         "_group_roles",
         "_index",
         "_paths",
+        "_plans",
         "_source_roles",
         "policy",
         "uses_groups",
@@ -213,12 +251,13 @@ class CompiledPolicy:
         self._effective_cache: dict[tuple[frozenset[str], bool], frozenset[str]] = {}
         self._attribute_checks = {
             kind.name: tuple(
-                (a.name, a.type, TYPE_CHECKS[a.type])
+                (a.name, a.type, TYPE_CHECKS[a.type], _FITTING_TYPES[a.type])
                 for a in kind.attributes.values()
                 if a.type in TYPE_CHECKS
             )
             for kind in policy.resources.values()
         }
+        self._plans: dict[tuple[str, str, frozenset[str], bool], _Plan] = {}
         self._decider: Decider = self._decide_indexed
 
     # -- public API --
@@ -237,6 +276,7 @@ class CompiledPolicy:
         for name in self.__slots__:
             object.__setattr__(clone, name, getattr(self, name))
         clone._effective_cache = {}
+        clone._plans = {}
         clone._decider = factory(clone)
         return clone
 
@@ -271,7 +311,7 @@ class CompiledPolicy:
         for role in subject.roles:
             found.update(self._closure.get(role, (role,)))
         result = frozenset(found)
-        if len(self._effective_cache) > 4096:
+        if len(self._effective_cache) > _CACHE_LIMIT:
             self._effective_cache.clear()
         self._effective_cache[key] = result
         return result
@@ -293,40 +333,55 @@ class CompiledPolicy:
 
     def type_problem(self, subject: Subject, resource: Resource) -> str | None:
         """Why an attribute value does not fit its declared type, or ``None``."""
-        for name, kind, fits in _SUBJECT_CHECKS:
+        for name, kind, fits, fitting in _SUBJECT_CHECKS:
             value = getattr(subject, name)
-            if value is not None and not fits(value):
+            if value is not None and type(value) not in fitting and not fits(value):
                 return f"subject.{name} is a {type(value).__name__}, not a {kind}"
         attributes = resource.attributes
-        for name, kind, fits in self._attribute_checks.get(resource.kind, ()):
+        for name, kind, fits, fitting in self._attribute_checks.get(resource.kind, ()):
             value = attributes.get(name)
-            if value is not None and not fits(value):
+            if value is not None and type(value) not in fitting and not fits(value):
                 return f"resource.{name} is a {type(value).__name__}, not a {kind}"
         return None
 
     # -- the indexed evaluator --
 
-    def _decide_indexed(self, subject: Subject, action: str, resource: Resource) -> Decision:
-        bucket = self._index.get((resource.kind, action))
+    def _plan(self, subject: Subject, action: str, kind: str) -> _Plan:
+        bucket = self._index.get((kind, action))
         if bucket is None:
-            return Decision(False, None, f"denied: no rule grants {action!r} on {resource.kind!r}")
-        denies, allows = bucket
-        roles = self.effective_roles(subject)
-        s_env = subject_env(subject)
-        r_env = resource_env(resource)
+            plan = _Plan(
+                (), (), Decision(False, None, f"denied: no rule grants {action!r} on {kind!r}")
+            )
+        else:
+            roles = self.effective_roles(subject)
+            denies, allows = bucket
+            plan = _Plan(
+                tuple(c for c in denies if not c.subjects.isdisjoint(roles)),
+                tuple(c for c in allows if not c.subjects.isdisjoint(roles)),
+                Decision(False, None, f"denied: no rule matched {action!r} on {kind!r}"),
+            )
+        if len(self._plans) > _CACHE_LIMIT:
+            self._plans.clear()
+        self._plans[(kind, action, subject.roles, subject.authenticated)] = plan
+        return plan
+
+    def _decide_indexed(self, subject: Subject, action: str, resource: Resource) -> Decision:
+        plan = self._plans.get((resource.kind, action, subject.roles, subject.authenticated))
+        if plan is None:
+            plan = self._plan(subject, action, resource.kind)
+        # Only conditions read the environments: skip building them when no rule has one.
+        s_env = subject_env(subject) if plan.uses_env else {}
+        r_env = resource_env(resource) if plan.uses_env else {}
+        truth = conditions.truth
         try:
-            for compiled in denies:
-                if compiled.subjects.isdisjoint(roles):
-                    continue
-                if compiled.evaluator is None or conditions.truth(compiled.evaluator(s_env, r_env)):
-                    return self._decision(False, compiled, subject, roles)
+            for compiled in plan.denies:
+                if compiled.evaluator is None or truth(compiled.evaluator(s_env, r_env)):
+                    return self._decision(False, compiled, subject, plan)
             chosen: _CompiledRule | None = None
-            for compiled in allows:
-                if compiled.subjects.isdisjoint(roles):
-                    continue
+            for compiled in plan.allows:
                 # Every applicable condition is evaluated, as Casbin does: one that fails denies.
                 if (
-                    compiled.evaluator is None or conditions.truth(compiled.evaluator(s_env, r_env))
+                    compiled.evaluator is None or truth(compiled.evaluator(s_env, r_env))
                 ) and chosen is None:
                     chosen = compiled
         except EvaluationError as exc:
@@ -334,12 +389,19 @@ class CompiledPolicy:
                 False, None, f"denied: a condition could not be evaluated ({exc})", error=str(exc)
             )
         if chosen is None:
-            return Decision(False, None, f"denied: no rule matched {action!r} on {resource.kind!r}")
-        return self._decision(True, chosen, subject, roles)
+            return plan.no_match
+        return self._decision(True, chosen, subject, plan)
 
     def _decision(
-        self, allowed: bool, compiled: _CompiledRule, subject: Subject, roles: frozenset[str]
+        self, allowed: bool, compiled: _CompiledRule, subject: Subject, plan: _Plan
     ) -> Decision:
+        key = (allowed, compiled.rule.id)
+        decision = plan.decisions.get(key)
+        if decision is None:
+            decision = plan.decisions[key] = self._rule_decision(allowed, compiled, subject)
+        return decision
+
+    def _rule_decision(self, allowed: bool, compiled: _CompiledRule, subject: Subject) -> Decision:
         chain = self.chain(subject, compiled.rule)
         verb = "allowed" if allowed else "denied"
         via = f" via {' -> '.join(chain)}" if chain else ""
