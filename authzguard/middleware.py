@@ -103,15 +103,16 @@ class AuthzGuardMiddleware(MiddlewareMixin):
             binding = route_binding(route)
         if binding is not None:
             return enforce(request, binding, view_kwargs)
+        if policy_error is None and not settings.DENY_BY_DEFAULT:
+            return None
         if is_exempt(view_func) or is_drf_guarded(view_func):
             return None
-        allow_listed = is_allow_listed(view_name, view_func)
-        if policy_error is not None and not allow_listed:
+        if is_allow_listed(view_name, view_func):
+            return None
+        if policy_error is not None:
             # Without a policy nobody can tell whether routes: binds this view: refuse.
             return self._refuse(request, f"the policy does not load: {policy_error}")
-        if settings.DENY_BY_DEFAULT and not allow_listed:
-            return self._refuse(request, f"{view_name} is not bound (deny by default)")
-        return None
+        return self._refuse(request, f"{view_name} is not bound (deny by default)")
 
     def _refuse(self, request: HttpRequest, reason: str) -> HttpResponseBase:
         binding = Binding("", "", origin="default")
