@@ -39,7 +39,11 @@ def postgres_service() -> dict[str, str | int]:
     host = os.environ.get("AUTHZGUARD_TEST_PGHOST", "127.0.0.1")
     port = int(os.environ.get("AUTHZGUARD_TEST_PGPORT", "5432"))
     require_service("PostgreSQL", host, port)
-    return {"HOST": host, "PORT": port, "NAME": os.environ.get("AUTHZGUARD_TEST_PGDATABASE", "test")}
+    return {
+        "HOST": host,
+        "PORT": port,
+        "NAME": os.environ.get("AUTHZGUARD_TEST_PGDATABASE", "test"),
+    }
 
 
 @pytest.fixture
