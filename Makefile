@@ -53,6 +53,7 @@ docs: venv
 
 # Every benchmark script, each with its defaults (results under bench/results/).
 bench: venv
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
