@@ -140,3 +140,21 @@ def test_backend_and_template_examples(
     template = Template(template_text)
     assert "<button>" in template.render(Context({"user": people["admin"], "account": bob}))
     assert "<button>" not in template.render(Context({"user": alice, "account": bob}))
+
+
+def test_every_check_id_and_setting_is_documented() -> None:
+    from authzguard.checks import MESSAGES
+    from authzguard.conf import Settings
+
+    text = DOC.read_text()
+    for check_id, *_ in MESSAGES:
+        assert f"`{check_id}`" in text, check_id
+    documented = set(re.findall(r"`(AUTHZGUARD_[A-Z_]+)", text))
+    declared = {f"AUTHZGUARD_{name}" for name in vars(Settings) if name.isupper()}
+    enforcement = declared - {
+        "AUTHZGUARD_ENGINE",
+        "AUTHZGUARD_MAX_POLICY_BYTES",
+        *(name for name in declared if name.startswith("AUTHZGUARD_SESSION")),
+    }
+    assert documented <= declared
+    assert enforcement <= documented, enforcement - documented
