@@ -3,8 +3,9 @@
 A ``CompiledPolicy`` is immutable, so readers never lock: they take a reference to
 whatever is current and decide against it, while ``reload_policy`` builds the next
 one completely before a single assignment makes it current. A reload that fails
-leaves the current policy in place and raises; a first load that fails raises on
-every use (fail closed: nothing is allowed without a policy).
+leaves the current policy in place and raises; a first load that fails raises the
+same error on every use, without re-reading the files, until ``reload_policy`` succeeds
+(fail closed: nothing is allowed without a policy).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from authzguard.policy import compile_policy, load_policy
 from authzguard.policy.compiler import CompiledPolicy
 
 _current: CompiledPolicy | None = None
+#: The error of a failed first load, raised again on every use until a reload or a
+#: settings change: a broken policy must not cost a re-read of the files per request.
+_failure: Exception | None = None
 _build_lock = threading.Lock()
 
 
@@ -45,30 +49,41 @@ def _build() -> CompiledPolicy:
 
 def get_policy() -> CompiledPolicy:
     """The current compiled policy, loading it on first use. Raises ``PolicyError``."""
-    global _current
+    global _current, _failure
     current = _current
     if current is not None:
         return current
     with _build_lock:
         if _current is None:
-            _current = _build()
+            if _failure is not None:
+                raise _failure
+            try:
+                _current = _build()
+            except Exception as exc:
+                _failure = exc
+                raise
         return _current
 
 
 def reload_policy() -> CompiledPolicy:
     """Load the policy files again and make the result current (atomically)."""
-    global _current
+    global _current, _failure
     with _build_lock:
-        fresh = _build()
-        _current = fresh
+        try:
+            fresh = _build()
+        except Exception as exc:
+            if _current is None:
+                _failure = exc
+            raise
+        _current, _failure = fresh, None
         return fresh
 
 
 def reset_policy() -> None:
     """Forget the current policy; the next use loads it again."""
-    global _current
+    global _current, _failure
     with _build_lock:
-        _current = None
+        _current, _failure = None, None
 
 
 @receiver(setting_changed)

@@ -222,8 +222,14 @@ def test_runtime_without_a_policy_fails_closed(tmp_path: Path) -> None:
         runtime.get_policy()
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nrules:\n  - effect: maybe\n")
-    with override_settings(AUTHZGUARD_POLICY_PATHS=[bad]), pytest.raises(PolicyError):
-        runtime.get_policy()
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[bad]):
+        with pytest.raises(PolicyError) as first:
+            runtime.get_policy()
+        bad.write_text(POLICY)
+        with pytest.raises(PolicyError) as again:
+            runtime.get_policy()  # the failure is remembered, not re-read per request
+        assert again.value is first.value
+        assert runtime.reload_policy() is runtime.get_policy()
 
 
 def test_runtime_engine_setting(tmp_path: Path) -> None:
