@@ -135,38 +135,6 @@ def allowed_methods(action: Action) -> tuple[str, ...]:
     return methods
 
 
-# -- phase one: could any rule allow this subject this action on this kind? -------------
-
-
-_ALLOW_INDEXES: dict[str, Mapping[tuple[str, str], frozenset[str]]] = {}
-
-
-def _allow_subjects(policy: CompiledPolicy) -> Mapping[tuple[str, str], frozenset[str]]:
-    """(kind, action) -> every subject name some allow rule for that pair names."""
-    index = _ALLOW_INDEXES.get(policy.version)
-    if index is None:
-        found: dict[tuple[str, str], set[str]] = {}
-        for rule in policy.policy.rules:
-            if rule.effect == "allow":
-                for action in rule.actions:
-                    found.setdefault((rule.resource, action), set()).update(rule.subjects)
-        index = {key: frozenset(names) for key, names in found.items()}
-        if len(_ALLOW_INDEXES) > 8:
-            _ALLOW_INDEXES.clear()
-        _ALLOW_INDEXES[policy.version] = index
-    return index
-
-
-def could_allow(policy: CompiledPolicy, subject: Subject, action: str, kind: str) -> bool:
-    """``False`` only when no allow rule applies to ``subject``, whatever the target is.
-
-    The same applicability test ``decide`` uses (an allow rule for the kind and action
-    naming one of the subject's effective roles), minus the conditions.
-    """
-    subjects = _allow_subjects(policy).get((kind, action))
-    return subjects is not None and not subjects.isdisjoint(policy.effective_roles(subject))
-
-
 # -- evaluation ---------------------------------------------------------------------------
 
 
@@ -239,7 +207,7 @@ def evaluate(
         subject = authz.subject = subject_for(
             user, policy, kind=binding.resource, action=binding.action
         )
-        if not could_allow(policy, subject, binding.action, binding.resource):
+        if not policy.could_allow(subject, binding.action, binding.resource):
             if query is not None and query.field == "pk":
                 authz.target_id = query.value
             authz.decision = _deny(

@@ -29,52 +29,19 @@ def _group_names(user: Any) -> list[str]:
     return list(groups.values_list("name", flat=True))
 
 
-_GROUPS_MATTER: dict[tuple[str, str, str], bool] = {}
-
-
-def groups_matter(policy: CompiledPolicy, kind: str, action: str) -> bool:
-    """Whether group membership can change any decision on ``action`` over ``kind``.
-
-    Only when some role granted by a group reaches (through inheritance) a subject named
-    by an allow or deny rule for that pair; otherwise the group query is skipped.
-    """
-    key = (policy.version, kind, action)
-    cached = _GROUPS_MATTER.get(key)
-    if cached is not None:
-        return cached
-    named: set[str] = set()
-    for rule in policy.policy.rules:
-        if rule.resource == kind and action in rule.actions:
-            named.update(rule.subjects)
-    builtins = {"*", "authenticated", "anonymous"}
-    matter = False
-    for role in policy.policy.roles.values():
-        if any(source.kind == "group" for source in role.granted_to):
-            reached = policy.effective_roles(
-                Subject(roles=frozenset({role.name}), authenticated=True)
-            )
-            if not named.isdisjoint(reached - builtins):
-                matter = True
-                break
-    if len(_GROUPS_MATTER) > 4096:
-        _GROUPS_MATTER.clear()
-    _GROUPS_MATTER[key] = matter
-    return matter
-
-
 def subject_for(
     user: Any, policy: CompiledPolicy, *, kind: str | None = None, action: str | None = None
 ) -> Subject:
     """The :class:`Subject` for a Django user (``AnonymousUser`` included).
 
     Given ``kind`` and ``action``, group membership is only queried when it can change
-    that decision (:func:`groups_matter`); the subject's roles then omit group-granted
+    that decision (``CompiledPolicy.groups_matter``); the subject's roles then omit group-granted
     roles, which no rule for that pair can see. Memoised on the user object for one
     policy version: Django builds a new user object for every request, so the memo
     lives exactly as long as the request.
     """
     need_groups = policy.uses_groups and (
-        kind is None or action is None or groups_matter(policy, kind, action)
+        kind is None or action is None or policy.groups_matter(kind, action)
     )
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None and cached[0] == policy.version and (cached[1] or not need_groups):

@@ -1,6 +1,6 @@
 """The pre-lookup subject check never refuses what the policy would allow.
 
-``guard.could_allow`` lets the guard deny before looking the target up; it is only sound
+``CompiledPolicy.could_allow`` lets the guard deny before looking the target up; it is only sound
 if, for every request, ``decide(...).allowed`` implies ``could_allow(...)``. Checked on
 random policies and requests (the generator the policy-core property tests use).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from authzguard.guard import could_allow
 from authzguard.policy import compile_policy, load_policy
 from tests.policy_gen import RandomDraw, generate_policy, generate_request, write_policy
 
@@ -26,7 +25,7 @@ def test_could_allow_is_implied_by_every_allow(tmp_path: Path) -> None:
         policy = compile_policy(load_policy([write_policy(generated, directory)]))
         for _ in range(80):
             subject, action, resource = generate_request(draw, generated).authzguard()
-            early = could_allow(policy, subject, action, resource.kind)
+            early = policy.could_allow(subject, action, resource.kind)
             if policy.decide(subject, action, resource).allowed:
                 allowed += 1
                 assert early, (generated.text, subject, action, resource)
@@ -39,8 +38,6 @@ def test_could_allow_is_implied_by_every_allow(tmp_path: Path) -> None:
 def test_skipping_groups_never_changes_a_decision(tmp_path: Path) -> None:
     """When ``groups_matter`` is False, group-granted roles cannot change the decision."""
     from dataclasses import replace
-
-    from authzguard.subjects import groups_matter
 
     rng = random.Random(7)
     skipped = 0
@@ -59,7 +56,7 @@ def test_skipping_groups_never_changes_a_decision(tmp_path: Path) -> None:
             continue
         for _ in range(80):
             subject, action, resource = generate_request(draw, generated).authzguard()
-            if groups_matter(policy, resource.kind, action):
+            if policy.groups_matter(resource.kind, action):
                 continue
             skipped += 1
             without = replace(subject, roles=subject.roles - group_roles)

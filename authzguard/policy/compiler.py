@@ -202,10 +202,12 @@ class CompiledPolicy:
     """An immutable, ready-to-decide policy. Safe to share between threads."""
 
     __slots__ = (
+        "_allow_subjects",
         "_attribute_checks",
         "_closure",
         "_decider",
         "_effective_cache",
+        "_group_pairs",
         "_group_roles",
         "_index",
         "_paths",
@@ -237,6 +239,16 @@ class CompiledPolicy:
         self._index: Mapping[
             tuple[str, str], tuple[tuple[_CompiledRule, ...], tuple[_CompiledRule, ...]]
         ] = MappingProxyType({key: (tuple(d), tuple(a)) for key, (d, a) in index.items()})
+        allow_subjects: dict[tuple[str, str], set[str]] = {}
+        named: dict[tuple[str, str], set[str]] = {}
+        for rule in policy.rules:
+            for action in rule.actions:
+                named.setdefault((rule.resource, action), set()).update(rule.subjects)
+                if rule.effect == "allow":
+                    allow_subjects.setdefault((rule.resource, action), set()).update(rule.subjects)
+        self._allow_subjects: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType(
+            {key: frozenset(names) for key, names in allow_subjects.items()}
+        )
         source_roles: dict[str, set[str]] = {}
         group_roles: dict[str, set[str]] = {}
         for role in policy.roles.values():
@@ -248,6 +260,12 @@ class CompiledPolicy:
         self._source_roles = {k: frozenset(v) for k, v in source_roles.items()}
         self._group_roles = {k: frozenset(v) for k, v in group_roles.items()}
         self.uses_groups = bool(group_roles)
+        # The (kind, action) pairs where a group-granted role (or one it inherits) is named
+        # by some rule: only there can a group query change a decision.
+        group_reach = set().union(*(self._closure[r] for rs in group_roles.values() for r in rs))
+        self._group_pairs = frozenset(
+            key for key, names in named.items() if not names.isdisjoint(group_reach)
+        )
         self._effective_cache: dict[tuple[frozenset[str], bool], frozenset[str]] = {}
         self._attribute_checks = {
             kind.name: tuple(
@@ -300,6 +318,19 @@ class CompiledPolicy:
             for group in groups:
                 found.update(self._group_roles.get(group, ()))
         return frozenset(found)
+
+    def could_allow(self, subject: Subject, action: str, kind: str) -> bool:
+        """``False`` only when no allow rule can apply to ``subject``, whatever the target.
+
+        The applicability test of ``decide`` without the conditions: the route-level
+        check that lets a guard deny before looking any object up.
+        """
+        names = self._allow_subjects.get((kind, action))
+        return names is not None and not names.isdisjoint(self.effective_roles(subject))
+
+    def groups_matter(self, kind: str, action: str) -> bool:
+        """Whether Django group membership can change any decision on ``action`` over ``kind``."""
+        return (kind, action) in self._group_pairs
 
     def effective_roles(self, subject: Subject) -> frozenset[str]:
         """Every subject name a rule may match for this subject, including built-ins."""
