@@ -221,8 +221,12 @@ def test_malformed_targets_are_refused_before_any_lookup(
 ) -> None:
     admin = sign_in("admin")
     filled = [(k, v.format(bob=ids["bob"], alice=ids["alice"])) for k, v in form]
-    answer = admin.post("/users/delete/", form=filled)
+    answer = admin.post("/users/delete/", form=filled, headers={"Accept": "text/html"})
     assert answer.status == status, answer.text[:300]
+    assert "Nothing was changed." in answer.text
+    api = admin.post("/users/delete/", form=filled, headers={"Accept": "application/json"})
+    assert api.status == status
+    assert api.json()["error"] == {400: "bad_request", 404: "not_found"}[status]
     assert bob_exists(sign_in, ids)
 
 

@@ -47,14 +47,31 @@ def _redirect_target(request: HttpRequest) -> str | None:
     return None
 
 
-def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """``handler403``: the denial page for people, a JSON body for API clients."""
+def _json_error(request: HttpRequest, error: str, status: int) -> JsonResponse:
+    authz = getattr(request, "authz", None)
+    return JsonResponse(
+        {"error": error, "request_id": authz.request_id if authz else None}, status=status
+    )
+
+
+# Error handlers: a page for people, a JSON body for API clients (Django's DEBUG mode
+# shows its own technical pages for 400 and 404 instead).
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if wants_json(request):
-        authz = getattr(request, "authz", None)
-        return JsonResponse(
-            {"error": "forbidden", "request_id": authz.request_id if authz else None}, status=403
-        )
+        return _json_error(request, "bad_request", 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if wants_json(request):
+        return _json_error(request, "forbidden", 403)
     return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if wants_json(request):
+        return _json_error(request, "not_found", 404)
+    return defaults.page_not_found(request, exception)
 
 
 @authz_exempt

@@ -6,7 +6,9 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from demo_app import views
 
+handler400 = "demo_app.views.bad_request"
 handler403 = "demo_app.views.permission_denied"
+handler404 = "demo_app.views.page_not_found"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
