@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from authzguard.enforcer import load_files, with_casbin
 from authzguard.policy import compile_policy, load_policy
+from authzguard.policy.explain import explain
 from authzguard.policy.model import Resource, Subject
 from tests import policy_reference as reference
 from tests.policy_gen import (
@@ -73,6 +74,13 @@ def test_decide_equals_the_reference_reading_and_stock_casbin(data: st.DataObjec
             if decision.allowed:
                 assert decision.error is None
             assert casbin_engine.decide(*request.authzguard()).allowed == expected.allowed
+            # explain shows each applicable rule's part as the reference finds it.
+            steps = explain(compiled, *request.authzguard()).steps
+            untyped = reference.decide(*args, check_types=False)
+            assert [s.rule.id for s in steps if s.outcome == "matched"] == list(untyped.held)
+            assert [s.rule.id for s in steps if s.outcome == "condition-error"] == list(
+                untyped.errors
+            )
             # Stock Casbin reads the compiled files, which carry no declared types: on a
             # well-typed request it answers as authzguard does, on any request as the
             # spec does without the type check.
