@@ -27,6 +27,7 @@ from authzguard.policy.loader import role_closure
 from authzguard.policy.model import (
     SUBJECT_ATTRIBUTES,
     Action,
+    Condition,
     Decision,
     Policy,
     Resource,
@@ -138,6 +139,16 @@ def resource_env(resource: Resource) -> dict[str, object]:
 
 def canonical(policy: Policy) -> dict[str, object]:
     """A JSON-able form of everything that changes decisions or bindings (no positions)."""
+    texts: dict[str, str] = {}
+
+    def text_of(when: Condition) -> str:
+        # Rules repeat conditions word for word: render each one once. A Condition's tree
+        # is what its source parses to, so equal sources have equal canonical texts.
+        text = texts.get(when.source)
+        if text is None:
+            text = texts[when.source] = conditions.to_text(when.tree)
+        return text
+
     return {
         "roles": {
             name: {
@@ -167,7 +178,7 @@ def canonical(policy: Policy) -> dict[str, object]:
                 "subjects": sorted(rule.subjects),
                 "actions": sorted(rule.actions),
                 "resource": rule.resource,
-                "when": conditions.to_text(rule.when.tree) if rule.when else None,
+                "when": text_of(rule.when) if rule.when else None,
             }
             for rule in policy.rules
         ],
@@ -227,12 +238,18 @@ class CompiledPolicy:
         )
         self._paths = _role_paths(policy)
         index: dict[tuple[str, str], tuple[list[_CompiledRule], list[_CompiledRule]]] = {}
+        # Rules that repeat a condition word for word share one evaluator (a pure function
+        # of the tree, and a Condition's tree is what its source parses to).
+        evaluators: dict[str, conditions.Evaluator] = {}
         for rule in policy.rules:
-            compiled = _CompiledRule(
-                rule,
-                frozenset(rule.subjects),
-                conditions.compile_evaluator(rule.when.tree) if rule.when else None,
-            )
+            evaluator = None
+            if rule.when is not None:
+                evaluator = evaluators.get(rule.when.source)
+                if evaluator is None:
+                    evaluator = evaluators[rule.when.source] = conditions.compile_evaluator(
+                        rule.when.tree
+                    )
+            compiled = _CompiledRule(rule, frozenset(rule.subjects), evaluator)
             for action in rule.actions:
                 denies, allows = index.setdefault((rule.resource, action), ([], []))
                 (denies if rule.effect == "deny" else allows).append(compiled)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import CodeType
 
 from authzguard.exceptions import ConditionError, EvaluationError
 
@@ -467,11 +468,96 @@ def _comparable(left: str, right: str) -> bool:
 
 
 def compile_evaluator(node: Node) -> Evaluator:
-    """Turn a tree into a closure ``(subject_attrs, resource_attrs) -> value``.
+    """Turn a tree into a function ``(subject_attrs, resource_attrs) -> value``.
 
     Attribute environments hold only present (non-None) values; reading an absent one
     raises ``EvaluationError``. Operators are Python's, as in Casbin's evaluator.
+
+    The function is one Python expression generated from the tree (see ``_generated``),
+    which costs one call instead of one per node; whenever it raises, the closures of
+    ``_closures`` evaluate the condition again and give the precise value or error.
     """
+    reference = _closures(node)
+    return _generated(node, reference) or reference
+
+
+#: Code objects by generated source. Conditions of the same shape (say ``resource.owner ==
+#: subject.id`` in every kind, or the same test with other literals) share one ``compile``.
+_CODE: dict[str, CodeType] = {}
+_CODE_LIMIT = 4096
+
+
+def _generated(node: Node, reference: Evaluator) -> Evaluator | None:
+    """The tree as one Python expression over ``s`` and ``r``, or None if it has no such form.
+
+    No text from the policy reaches the source: attribute names are validated identifiers
+    written with ``repr``, literals are bound as constants (``_k0``, ``_k1``...) and the
+    operators come from a fixed set, so the code can only read the two environments and
+    compare. When the expression raises (an absent attribute, ``in`` on a non-container),
+    ``reference`` evaluates the condition again: it raises the ``EvaluationError`` it always
+    has, and when nothing raises both give the same value (pure reads, Python's operators).
+    """
+    constants: dict[str, object] = {}
+    expr = _python(node, constants)
+    if expr is None:
+        return None
+    source = (
+        "def evaluate(s, r):\n"
+        "    try:\n"
+        f"        return {expr}\n"
+        "    except _Failure:\n"
+        "        return _reference(s, r)\n"
+    )
+    code = _CODE.get(source)
+    if code is None:
+        try:
+            code = compile(source, "<authzguard condition>", "exec")
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
+            return None
+        if len(_CODE) >= _CODE_LIMIT:
+            _CODE.clear()
+        _CODE[source] = code
+    namespace: dict[str, object] = {
+        "__builtins__": {},
+        "_Failure": Exception,
+        "_reference": reference,
+        **constants,
+    }
+    exec(code, namespace)  # noqa: S102 - generated from the tree only, see the docstring
+    evaluate = namespace["evaluate"]
+    return evaluate if callable(evaluate) else None
+
+
+def _python(node: Node, constants: dict[str, object]) -> str | None:
+    if isinstance(node, Ref):
+        return f"{'s' if node.scope == 'subject' else 'r'}[{node.name!r}]"
+    if isinstance(node, Literal | ListLiteral):
+        name = f"_k{len(constants)}"
+        # The same objects the closures use: a list stays a list (``[1] == [1]``, not a tuple).
+        constants[name] = node.value if isinstance(node, Literal) else [i.value for i in node.items]
+        return name
+    if isinstance(node, Compare):
+        left, right = _python(node.left, constants), _python(node.right, constants)
+        if left is None or right is None:
+            return None
+        if node.op == "not in":
+            return f"(not ({left} in {right}))"
+        if node.op in ("==", "!=", "in"):
+            return f"({left} {node.op} {right})"
+        return None
+    if isinstance(node, Not):
+        operand = _python(node.operand, constants)
+        return None if operand is None else f"(not {operand})"
+    if not node.operands or node.op not in ("and", "or"):
+        return None
+    parts = [_python(op, constants) for op in node.operands]
+    if any(part is None for part in parts):
+        return None
+    return "(" + f" {node.op} ".join(p for p in parts if p is not None) + ")"
+
+
+def _closures(node: Node) -> Evaluator:
+    """The reference evaluator: one closure per node."""
     if isinstance(node, Ref):
         name = node.name
         label = f"{node.scope}.{name}"
@@ -499,7 +585,7 @@ def compile_evaluator(node: Node) -> Evaluator:
         values = [i.value for i in node.items]
         return lambda s, r: values
     if isinstance(node, Compare):
-        left, right = compile_evaluator(node.left), compile_evaluator(node.right)
+        left, right = _closures(node.left), _closures(node.right)
         if node.op == "==":
             return lambda s, r: left(s, r) == right(s, r)
         if node.op == "!=":
@@ -508,9 +594,9 @@ def compile_evaluator(node: Node) -> Evaluator:
             return lambda s, r: _contains(right(s, r), left(s, r))
         return lambda s, r: not _contains(right(s, r), left(s, r))
     if isinstance(node, Not):
-        operand = compile_evaluator(node.operand)
+        operand = _closures(node.operand)
         return lambda s, r: not operand(s, r)
-    parts = [compile_evaluator(op) for op in node.operands]
+    parts = [_closures(op) for op in node.operands]
     if node.op == "and":
 
         def all_of(s: Env, r: Env) -> object:
