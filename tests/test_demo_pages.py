@@ -73,3 +73,18 @@ def test_pages_for_a_person(cookie_demo: DemoServer) -> None:
     assert 'id="delete-alice"' in users.text
     assert 'id="delete-admin"' not in users.text, "no button for deleting yourself"
     assert admin.get("/no/such/page/").status == 404
+
+
+def test_seed_demo_is_idempotent_and_restores_accounts(cookie_demo: DemoServer) -> None:
+    cookie_demo.seed()
+    again = cookie_demo.manage("seed_demo")
+    assert again.count("[unchanged]") == 3, again
+
+    admin = DemoClient(cookie_demo.base_url).login("admin")
+    bob_id = cookie_demo.accounts["bob"]
+    assert admin.post("/users/delete/", form={"id": str(bob_id)}).status == 200
+    restored = cookie_demo.manage("seed_demo")
+    assert "bob-demo-password" in restored
+    assert restored.count("[unchanged]") == 2, restored
+    assert "[created]" in restored
+    assert DemoClient(cookie_demo.base_url).can_login("bob", "bob-demo-password")
