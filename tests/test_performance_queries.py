@@ -1,0 +1,119 @@
+"""The authz layer's queries do not grow with the policy: the target lookup and one group query.
+
+A view protected by ``@authorize`` is compared with the same view written by hand
+(``login_required`` and its own ``get_object_or_404``) under a small and a large policy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import path
+
+from authzguard.decorators import authorize
+from authzguard.runtime import reset_policy
+
+pytestmark = pytest.mark.django_db
+
+KINDS = 5
+TEAMS = 50
+#: A kind whose read rules name group-granted roles at every size, so groups matter.
+KIND = "kind1"
+
+
+def policy_yaml(n_rules: int) -> str:
+    lines = ["version: 1", "roles:"]
+    for t in range(TEAMS):
+        lines += [f"  team{t}:", f"    granted_to: [{{group: team-{t}}}]"]
+    lines.append("resources:")
+    for k in range(KINDS):
+        lines += [
+            f"  kind{k}:",
+            "    model: auth.User",
+            "    actions: {read: {}}",
+            "    attributes:",
+            "      owner: {type: key, field: pk}",
+            "      id: {type: key, field: pk}",
+        ]
+    lines.append("rules:")
+    for i in range(n_rules):
+        k, j = i % KINDS, i // KINDS
+        subject = "authenticated" if j == 0 else f"team{(i * 7) % TEAMS}"
+        lines += [
+            f"  - id: r{i}",
+            "    effect: allow",
+            f"    subjects: [{subject}]",
+            "    actions: [read]",
+            f"    resource: kind{k}",
+        ]
+        if j == 0 or j % 2:
+            lines.append("    when: resource.owner == subject.id")
+    return "\n".join(lines) + "\n"
+
+
+@login_required
+def fetch_by_hand(request: HttpRequest, id: str) -> HttpResponse:
+    user = get_object_or_404(User, pk=id)
+    return HttpResponse(user.get_username())
+
+
+@authorize("read", KIND, target="id", source="path")
+def protected(request: HttpRequest, id: str) -> HttpResponse:
+    user = request.authz.target  # type: ignore[attr-defined]
+    return HttpResponse(user.get_username())
+
+
+urlpatterns = [
+    path("by-hand/<str:id>/", fetch_by_hand),
+    path("protected/<str:id>/", protected),
+]
+
+
+@pytest.fixture
+def member() -> User:
+    user = User.objects.create_user("member", "member@example.com", "pw")
+    user.groups.add(Group.objects.create(name="team-3"))
+    return user
+
+
+def _queries(client: Client, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert response.content == b"member"
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def test_queries_stay_the_same_from_10_to_2000_rules(
+    tmp_path: Path, member: User, django_assert_num_queries: Any
+) -> None:
+    client = Client()
+    client.force_login(member)
+    counts = []
+    for n_rules in (10, 2000):
+        directory = tmp_path / str(n_rules)
+        directory.mkdir()
+        (directory / "policy.yaml").write_text(policy_yaml(n_rules))
+        with override_settings(ROOT_URLCONF=__name__, AUTHZGUARD_POLICY_PATHS=[directory]):
+            reset_policy()
+            by_hand = _queries(client, f"/by-hand/{member.pk}/")
+            # session, request.user, the view's own fetch
+            assert len(by_hand) == 3
+            # session, request.user, the groups, the target (the view reuses it)
+            with django_assert_num_queries(4):
+                client.get(f"/protected/{member.pk}/")
+            queries = _queries(client, f"/protected/{member.pk}/")
+            extra = queries[2:]
+            assert sum("auth_group" in sql for sql in extra) == 1
+            assert sum('"auth_user"' in sql and "auth_group" not in sql for sql in extra) == 1
+            counts.append(len(queries))
+    assert counts[0] == counts[1]
