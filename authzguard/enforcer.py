@@ -34,7 +34,11 @@ def build_enforcer(compiled: CompiledPolicy) -> casbin.Enforcer:
     # enable_log=False: pycasbin otherwise configures logging, which a library must not do.
     enforcer = casbin.Enforcer(model, enable_log=False)
     rows = compiled.casbin_rows()
-    p_rows = [row[1:] for row in rows if row[0] == "p"]
+    # Casbin stops at the first deny row that matches but reports the *last* allow row
+    # that matched; with denies first and allows in reverse file order, the rule it names
+    # is the one the policy language names (the first in file order) in both cases.
+    p_rows = [row[1:] for row in rows if row[0] == "p" and row[5] == "deny"]
+    p_rows += reversed([row[1:] for row in rows if row[0] == "p" and row[5] == "allow"])
     g_rows = [row[1:] for row in rows if row[0] == "g"]
     if p_rows:
         enforcer.add_policies(p_rows)
@@ -48,13 +52,19 @@ def load_files(model_path: Path, policy_path: Path) -> casbin.Enforcer:
     return casbin.Enforcer(str(model_path), str(policy_path), enable_log=False)
 
 
+#: One lock for every engine: pycasbin's role manager mutates on lookup, and during a
+#: reload the old and the new engine decide at once. On CPython 3.11 concurrent
+#: ``ast.parse`` calls (pycasbin parses each matcher) can fail with a SystemError.
+_ENGINE_LOCK = threading.Lock()
+
+
 class CasbinEngine:
-    """``decide`` through pycasbin. Serialized: pycasbin's role manager mutates on lookup."""
+    """``decide`` through pycasbin, serialized across all engines of the process."""
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._compiled = compiled
         self._enforcer = build_enforcer(compiled)
-        self._lock = threading.Lock()
+        self._lock = _ENGINE_LOCK
 
     def __call__(self, subject: Subject, action: str, resource: Resource) -> Decision:
         return self.decide(subject, action, resource)

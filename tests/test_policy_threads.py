@@ -217,18 +217,7 @@ def check(run: Run) -> None:
     assert run.decisions >= 400, f"only {run.decisions} decisions"
 
 
-CPYTHON_311_AST_RACE = pytest.mark.xfail(
-    sys.version_info < (3, 12),
-    strict=True,
-    reason="two Casbin engines (the old and the new policy, during a reload) decide at "
-    "once: each holds its own lock, and pycasbin's simpleeval calls ast.parse, which on "
-    "CPython 3.11 raises 'SystemError: AST constructor recursion depth mismatch' under "
-    "concurrency; the error denies (about 1 decision in 100 here). A lock shared by every "
-    "CasbinEngine would serialize them.",
-)
-
-
-@pytest.mark.parametrize("engine", ["indexed", pytest.param("casbin", marks=CPYTHON_311_AST_RACE)])
+@pytest.mark.parametrize("engine", ["indexed", "casbin"])
 def test_decisions_stay_right_through_atomic_swaps(
     policy_files: tuple[Path, Path], engine: str
 ) -> None:

@@ -8,6 +8,7 @@ broken policy can never be half-loaded (and never fails open).
 from __future__ import annotations
 
 import difflib
+import keyword
 import re
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
@@ -56,8 +57,12 @@ RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,99}$")
 MODEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-#: Names that clash with the compiled Casbin request objects or its evaluator's guards.
-RESERVED_ATTRIBUTES = frozenset({"kind", "roles", "format", "format_map", "mro", "exec"})
+#: Names that clash with the compiled Casbin request objects or with the guards of the
+#: expression evaluator under pycasbin (which refuses these attribute names).
+RESERVED_ATTRIBUTES = frozenset(
+    {"kind", "roles", "format", "format_map", "mro", "exec"}
+    | {"tb_frame", "gi_frame", "ag_frame", "cr_frame"}
+)
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SOURCES: tuple[SourceKind, ...] = ("superuser", "staff", "authenticated", "anonymous")
@@ -442,7 +447,8 @@ class _DocumentReader(_Reader):
         return out
 
     def _attribute_name_ok(self, name: str, node: Node) -> bool:
-        if name in RESERVED_ATTRIBUTES or name.startswith("func_"):
+        # A Python keyword cannot follow a dot in the compiled Casbin expression.
+        if name in RESERVED_ATTRIBUTES or name.startswith("func_") or keyword.iskeyword(name):
             self.report(node, "AZ105", f"attribute name {name!r} is reserved")
             return False
         return True
@@ -557,7 +563,9 @@ class _DocumentReader(_Reader):
         except ConditionError as exc:
             column = start.column + exc.column if single_line else start.column
             self.findings.append(
-                Finding(node.file, node.line, column, "error", exc.code, f"condition: {exc.message}")
+                Finding(
+                    node.file, node.line, column, "error", exc.code, f"condition: {exc.message}"
+                )
             )
             return None
         return Condition(node.text, tree, start)
