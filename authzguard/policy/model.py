@@ -134,6 +134,12 @@ class Rule:
     when: Condition | None = None
     description: str = ""
     position: Position = NOWHERE
+    #: Where each part was written: ``"subject:<name>"``, ``"action:<name>"``, ``"resource"``.
+    positions: Mapping[str, Position] = field(default_factory=_frozen)  # type: ignore[arg-type]
+
+    def where(self, part: str) -> Position:
+        """The position of one part of the rule (the rule itself if unknown)."""
+        return self.positions.get(part, self.position)
 
 
 @dataclass(frozen=True, slots=True)
