@@ -420,17 +420,27 @@ class CompiledPolicy:
         # Only conditions read the environments: skip building them when no rule has one.
         s_env = subject_env(subject) if plan.uses_env else {}
         r_env = resource_env(resource) if plan.uses_env else {}
+        # ``value is True or (value is not False and truth(value))`` is ``truth(value)``,
+        # without a call for the booleans that conditions almost always produce.
         truth = conditions.truth
         try:
             for compiled in plan.denies:
-                if compiled.evaluator is None or truth(compiled.evaluator(s_env, r_env)):
+                evaluator = compiled.evaluator
+                if evaluator is None:
+                    return self._decision(False, compiled, subject, plan)
+                value = evaluator(s_env, r_env)
+                if value is True or (value is not False and truth(value)):
                     return self._decision(False, compiled, subject, plan)
             chosen: _CompiledRule | None = None
             for compiled in plan.allows:
                 # Every applicable condition is evaluated, as Casbin does: one that fails denies.
-                if (
-                    compiled.evaluator is None or truth(compiled.evaluator(s_env, r_env))
-                ) and chosen is None:
+                evaluator = compiled.evaluator
+                if evaluator is None:
+                    holds = True
+                else:
+                    value = evaluator(s_env, r_env)
+                    holds = value is True or (value is not False and truth(value))
+                if holds and chosen is None:
                     chosen = compiled
         except EvaluationError as exc:
             return Decision(
