@@ -79,6 +79,9 @@ def browser(chromium_path: Path) -> Iterator[Browser]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed (pip install -e '.[dev]')")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS

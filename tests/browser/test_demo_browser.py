@@ -23,7 +23,10 @@ pytestmark = pytest.mark.browser
 def open_signed_in(browser: Browser, server: DemoServer, username: str) -> Page:
     from playwright.sync_api import expect
 
-    page = browser.new_context(base_url=server.base_url).new_page()
+    context = browser.new_context(base_url=server.base_url)
+    # A loaded 2-core CI machine can take seconds per page: wait, don't flake.
+    context.set_default_timeout(20_000)
+    page = context.new_page()
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", DEMO_PASSWORDS[username])
