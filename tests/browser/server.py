@@ -143,7 +143,7 @@ class DemoServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, str(MANAGE), "runserver", "--noreload", f"127.0.0.1:{self.port}"],
