@@ -472,22 +472,22 @@ def report(payload: dict[str, Any]) -> None:
             [f"p50 at 10k ≤ 5 µs ({case})", fmt_time(ours10k), verdict(ours10k <= 5e-6)],
             [
                 f"10k within 1.5x of 10 rules ({case})",
-                fmt_ratio(ours10k / s10[case]["authzguard"]["p50_s"]),
+                fmt_ratio(ours10k / s10[case]["authzguard"]["p50_s"], precise=True),
                 verdict(ours10k / s10[case]["authzguard"]["p50_s"] <= 1.5),
             ],
             [
                 f"≥ 1000x faster than Enforcer at 10k ({case})",
-                fmt_ratio(s10k[case]["casbin_enforcer"]["p50_s"] / ours10k),
+                fmt_ratio(s10k[case]["casbin_enforcer"]["p50_s"] / ours10k, precise=True),
                 verdict(s10k[case]["casbin_enforcer"]["p50_s"] / ours10k >= 1000),
             ],
             [
                 f"≥ 100x faster than FastEnforcer at 10k ({case})",
-                fmt_ratio(s10k[case]["casbin_fast_enforcer"]["p50_s"] / ours10k),
+                fmt_ratio(s10k[case]["casbin_fast_enforcer"]["p50_s"] / ours10k, precise=True),
                 verdict(s10k[case]["casbin_fast_enforcer"]["p50_s"] / ours10k >= 100),
             ],
             [
                 f"faster than django-rules, same policy, 10k ({case})",
-                fmt_ratio(s10k[case]["django_rules"]["p50_s"] / ours10k),
+                fmt_ratio(s10k[case]["django_rules"]["p50_s"] / ours10k, precise=True),
                 verdict(s10k[case]["django_rules"]["p50_s"] > ours10k),
             ],
         ]
@@ -496,7 +496,7 @@ def report(payload: dict[str, Any]) -> None:
     targets += [
         [
             "faster than one django-rules predicate (allow, 10k)",
-            fmt_ratio(single / ours_allow),
+            fmt_ratio(single / ours_allow, precise=True),
             verdict(single > ours_allow),
         ],
         [

@@ -551,11 +551,11 @@ def report(payload: dict[str, Any]) -> None:
             [
                 f"{int(n):,}",
                 fmt_time(base["p50_s"]),
-                f"{fmt_time(groups['p50_s'])} ({fmt_ratio(groups['p50_s'] / base['p50_s'])})",
-                f"{fmt_time(ours['p50_s'])} ({fmt_ratio(ratio)}; "
-                f"{fmt_ratio(ours['p50_s'] / groups['p50_s'])} of +groups)",
+                f"{fmt_time(groups['p50_s'])} ({fmt_ratio(groups['p50_s'] / base['p50_s'], precise=True)})",
+                f"{fmt_time(ours['p50_s'])} ({fmt_ratio(ratio, precise=True)}; "
+                f"{fmt_ratio(ours['p50_s'] / groups['p50_s'], precise=True)} of +groups)",
                 f"{fmt_time(base['wall_p50_s'])} / {fmt_time(ours['wall_p50_s'])} "
-                f"({fmt_ratio(ours['wall_p50_s'] / base['wall_p50_s'])})",
+                f"({fmt_ratio(ours['wall_p50_s'] / base['wall_p50_s'], precise=True)})",
                 f"{len(data['queries']['self_fetching'])} / "
                 f"{len(data['queries']['self_fetching_groups'])} / "
                 f"{len(data['queries']['protected'])} (+{extra})",
@@ -564,7 +564,7 @@ def report(payload: dict[str, Any]) -> None:
         targets.append(
             [
                 f"protected / self-fetching ≤ 1.05, {int(n):,} rules",
-                fmt_ratio(ratio),
+                fmt_ratio(ratio, precise=True),
                 verdict(ratio <= 1.05),
             ]
         )
@@ -600,16 +600,16 @@ def report(payload: dict[str, Any]) -> None:
                 [
                     f"protected, {n:,} rules",
                     f"{ours['requests_per_s']:.0f}",
-                    fmt_ratio(share),
+                    fmt_ratio(share, precise=True),
                     fmt_time(ours["p99_s"]),
-                    fmt_ratio(ours["p99_s"] / base["p99_s"]),
+                    fmt_ratio(ours["p99_s"] / base["p99_s"], precise=True),
                     str(ours["errors"]),
                 ]
             )
             targets.append(
                 [
                     f"gunicorn req/s ≥ 0.95 of self-fetching, {n:,} rules",
-                    fmt_ratio(share),
+                    fmt_ratio(share, precise=True),
                     verdict(share >= 0.95),
                 ]
             )

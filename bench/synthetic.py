@@ -326,7 +326,10 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-def fmt_ratio(value: float) -> str:
+def fmt_ratio(value: float, *, precise: bool = False) -> str:
+    """``1,234x``, ``12.3x``, ``1.23x``; ``precise`` gives 3 decimals below 10 (for targets)."""
+    if precise and value < 10:
+        return f"{value:.3f}x"
     if value >= 100:
         return f"{value:,.0f}x"
     if value >= 10:
