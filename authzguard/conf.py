@@ -60,7 +60,9 @@ class Settings:
     @property
     def STATE_CHANGING_METHODS(self) -> Sequence[str]:
         """HTTP methods a state-changing action accepts. Default: ``("POST", "DELETE")``."""
-        return tuple(m.upper() for m in self._get("AUTHZGUARD_STATE_CHANGING_METHODS", ("POST", "DELETE")))
+        return tuple(
+            m.upper() for m in self._get("AUTHZGUARD_STATE_CHANGING_METHODS", ("POST", "DELETE"))
+        )
 
     @property
     def MAX_PARAMETER_LENGTH(self) -> int:
