@@ -75,7 +75,7 @@ def test_policy_errors_are_reported_with_file_and_line() -> None:
     with override_settings(AUTHZGUARD_POLICY_PATHS=[VARIANTS / "broken.yaml"]):
         messages = check_enforcement()
     assert [m.id for m in messages] == ["authzguard.E003", "authzguard.E003"]
-    assert "broken.yaml:3:5" in messages[0].msg and "AZ202" in messages[0].msg
+    assert "broken.yaml:5:16" in messages[0].msg and "AZ202" in messages[0].msg
     assert "AZ203" in messages[1].msg
 
 
