@@ -52,9 +52,11 @@ docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
 
 # Every benchmark script, each with its defaults (results under bench/results/).
+# Then the full equivalence run: 100k random requests, indexed engine vs stock pycasbin.
 bench: venv
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/equivalence.py --n 100000 --json bench/results/equivalence.json
 
 clean:
 	rm -rf $(VENV) $(VENV312) build *.egg-info .pytest_cache .mypy_cache .ruff_cache site
