@@ -320,3 +320,20 @@ def test_codes_are_unique_documented_and_used() -> None:
     for code in CODES:
         assert re.match(r"^AZ\d{3}$", code)
         assert code in docs, f"{code} is not documented"
+
+
+def test_reload_sees_every_edit_even_with_the_same_size_and_mtime(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "p.yaml"
+    allow = "version: 1\nresources:\n  doc: {actions: [read]}\nrules:\n  - {id: r, effect: allow, subjects: ['*'], actions: [read], resource: doc}\n"
+    path.write_text(allow)
+    stat = path.stat()
+    first = load_policy([path])
+    assert (
+        load_policy([path]).rules == first.rules
+    )  # unchanged bytes: the checked document is reused
+    path.write_text(allow.replace("allow,", "deny, "))  # same length
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    assert load_policy([path]).rules[0].effect == "deny"

@@ -8,6 +8,7 @@ broken policy can never be half-loaded (and never fails open).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import keyword
 import re
 from collections.abc import Iterable
@@ -48,7 +49,8 @@ from authzguard.policy.source import (
     Scalar,
     Sequence,
     describe,
-    read_yaml,
+    parse_bytes,
+    read_bytes,
 )
 
 SUPPORTED_VERSIONS = (1,)
@@ -996,6 +998,32 @@ def policy_files(paths: Seq[str | Path]) -> tuple[list[Path], list[Finding]]:
     return files, findings
 
 
+#: Checked documents by (path, content hash, limits). A reload re-parses only the files
+#: whose bytes changed; the hash (not mtime) decides, so an edit is never missed.
+_DOCUMENTS: dict[tuple[str, str, int, int], tuple[_Document | None, tuple[Finding, ...]]] = {}
+_DOCUMENTS_LIMIT = 256
+
+
+def _read_document(
+    path: Path, max_bytes: int, max_nodes: int
+) -> tuple[_Document | None, tuple[Finding, ...]]:
+    name = str(path)
+    raw, problems = read_bytes(path, name, max_bytes)
+    if raw is None:
+        return None, tuple(problems)
+    key = (name, hashlib.sha256(raw).hexdigest(), max_bytes, max_nodes)
+    cached = _DOCUMENTS.get(key)
+    if cached is not None:
+        return cached
+    tree, problems = parse_bytes(raw, name, max_nodes=max_nodes)
+    doc = _DocumentReader(problems).read(tree, name) if tree is not None else None
+    result = (doc, tuple(problems))
+    if len(_DOCUMENTS) >= _DOCUMENTS_LIMIT:
+        _DOCUMENTS.clear()
+    _DOCUMENTS[key] = result
+    return result
+
+
 def lint_paths(
     paths: Seq[str | Path],
     *,
@@ -1008,10 +1036,10 @@ def lint_paths(
         findings.append(Finding("<policy>", 1, 1, "error", "AZ001", "no policy files given"))
     docs: list[_Document] = []
     for path in files:
-        tree, problems = read_yaml(path, max_bytes=max_bytes, max_nodes=max_nodes)
+        doc, problems = _read_document(path, max_bytes, max_nodes)
         findings.extend(problems)
-        if tree is not None:
-            docs.append(_DocumentReader(findings).read(tree, str(path)))
+        if doc is not None:
+            docs.append(doc)
     policy = _merge(docs, findings)
     check_semantics(policy, findings)
     findings.sort(key=lambda f: f.sort_key)

@@ -27,19 +27,24 @@ MAP_TAG = _CORE + "map"
 SEQ_TAG = _CORE + "seq"
 STR_TAG = _CORE + "str"
 
+#: libyaml's composer when PyYAML was built with it (about 8x faster), else pure Python.
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 DEFAULT_MAX_BYTES = 1024 * 1024
 #: Nodes visited while expanding aliases; a "billion laughs" document stops here.
 DEFAULT_MAX_NODES = 100_000
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass pays an object.__setattr__ per field, and a large policy
+# has hundreds of thousands of nodes. Nothing mutates them after conversion.
+@dataclass(slots=True)
 class Node:
     file: str
     line: int
     column: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scalar(Node):
     text: str
     #: The tag YAML 1.1 resolves this scalar to (``...:bool`` for a plain ``no``).
@@ -55,7 +60,7 @@ class Scalar(Node):
         return self.tag.removeprefix(_CORE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Mapping(Node):
     items: tuple[tuple[Scalar, Node], ...] = field(default=())
 
@@ -75,7 +80,7 @@ class Mapping(Node):
         return [k.text for k, _ in self.items]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sequence(Node):
     items: tuple[Node, ...] = field(default=())
 
@@ -94,19 +99,11 @@ def describe(node: Node) -> str:
     return {"str": "a string", "null": "null"}.get(node.implicit_type, f"a {node.implicit_type}")
 
 
-class _Budget:
-    def __init__(self, limit: int) -> None:
-        self.left = limit
-
-    def spend(self) -> bool:
-        self.left -= 1
-        return self.left >= 0
-
-
 class _Converter:
     def __init__(self, file: str, max_nodes: int) -> None:
         self.file = file
-        self.budget = _Budget(max_nodes)
+        #: Nodes left to visit; aliases are visited once per use, so this bounds expansion.
+        self.budget = max_nodes
         self.findings: list[Finding] = []
         self.exhausted = False
 
@@ -117,7 +114,8 @@ class _Converter:
     def convert(self, node: yaml.Node) -> Node | None:
         if self.exhausted:
             return None
-        if not self.budget.spend():
+        self.budget -= 1
+        if self.budget < 0:
             self.exhausted = True
             self.error(
                 node.start_mark,
@@ -136,7 +134,8 @@ class _Converter:
                     "scalars, lists and mappings)",
                 )
                 return None
-            return Scalar(self.file, line, col, node.value, node.tag, node.style is None)
+            # Plain scalars have no style: None from PyYAML's composer, "" from libyaml's.
+            return Scalar(self.file, line, col, node.value, node.tag, not node.style)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != SEQ_TAG:
                 self.error(
@@ -191,6 +190,31 @@ class _Converter:
         return Mapping(self.file, line, col, tuple(items))
 
 
+def read_bytes(path: Path, name: str, max_bytes: int) -> tuple[bytes | None, list[Finding]]:
+    """A policy file's bytes, refusing an unreadable or oversized one before parsing."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        reason = f"cannot read policy file: {exc.strerror or exc}"
+        return None, [Finding(name, 1, 1, "error", "AZ001", reason)]
+    if len(raw) > max_bytes:
+        reason = f"policy file is larger than the {max_bytes}-byte limit"
+        return None, [Finding(name, 1, 1, "error", "AZ002", reason)]
+    return raw, []
+
+
+def parse_bytes(
+    raw: bytes, name: str, *, max_nodes: int = DEFAULT_MAX_NODES
+) -> tuple[Node | None, list[Finding]]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"policy file is not valid UTF-8 (byte {exc.start})"
+        return None, [Finding(name, 1, 1, "error", "AZ001", reason)]
+    return parse_yaml(text, name, max_nodes=max_nodes)
+
+
 def read_yaml(
     path: Path,
     *,
@@ -200,29 +224,22 @@ def read_yaml(
 ) -> tuple[Node | None, list[Finding]]:
     """Read one policy file into a node tree. Returns the tree (or None) and every finding."""
     name = display or str(path)
-
-    def fail(code: str, message: str, line: int = 1, col: int = 1) -> tuple[None, list[Finding]]:
-        return None, [Finding(name, line, col, "error", code, message)]
-
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except OSError as exc:
-        return fail("AZ001", f"cannot read policy file: {exc.strerror or exc}")
-    if len(raw) > max_bytes:
-        return fail("AZ002", f"policy file is larger than the {max_bytes}-byte limit")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return fail("AZ001", f"policy file is not valid UTF-8 (byte {exc.start})")
-    return parse_yaml(text, name, max_nodes=max_nodes)
+    raw, findings = read_bytes(path, name, max_bytes)
+    if raw is None:
+        return None, findings
+    return parse_bytes(raw, name, max_nodes=max_nodes)
 
 
 def parse_yaml(
     text: str, name: str, *, max_nodes: int = DEFAULT_MAX_NODES
 ) -> tuple[Node | None, list[Finding]]:
     try:
-        composed = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            composed = yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            # libyaml words its errors differently; the pure-Python parser gives the
+            # messages documented (and tested) for every platform.
+            composed = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
