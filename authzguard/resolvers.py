@@ -201,9 +201,18 @@ def lookup_field(model: type[models.Model], path: str) -> models.Field[Any, Any]
 
 
 def clean_value(
-    raw: object, field: models.Field[Any, Any], *, max_length: int, parameter: str, using: str
+    raw: object,
+    field: models.Field[Any, Any],
+    *,
+    max_length: int | None,
+    parameter: str,
+    using: str,
 ) -> object:
-    """Validate ``raw`` for ``field`` before it reaches a query; ``ParameterError`` if bad."""
+    """Validate ``raw`` for ``field`` before it reaches a query; ``ParameterError`` if bad.
+
+    ``max_length`` bounds string values (``None``: ``AUTHZGUARD_MAX_PARAMETER_LENGTH``);
+    integer keys and UUIDs have their own, tighter bounds.
+    """
     bad = f"malformed value for parameter {parameter!r}"
     if raw is None or isinstance(raw, (bool, float, list, dict, tuple)):
         raise ParameterError(f"{bad}: a {type(raw).__name__} is not an identifier", parameter)
@@ -229,6 +238,9 @@ def clean_value(
         raise ParameterError(f"{bad}: expected a UUID", parameter)
     if not isinstance(raw, str):
         raise ParameterError(f"{bad}: expected a string", parameter)
+    # Read here, not by the caller: only string values need it (a settings read is a
+    # few microseconds, a tenth of the whole check).
+    max_length = max_length or settings.MAX_PARAMETER_LENGTH
     limit = min(max_length, getattr(field, "max_length", None) or max_length)
     if not raw or len(raw) > limit:
         raise ParameterError(f"{bad}: empty or longer than {limit} characters", parameter)
@@ -243,13 +255,19 @@ def clean_value(
         raise ParameterError(bad, parameter) from None
 
 
+@lru_cache(maxsize=1024)
+def _path_parts(path: str) -> tuple[str, ...]:
+    """``owner.pk`` and ``owner__pk`` as ``("owner", "pk")``, split once per path."""
+    return tuple(re.split(r"\.|__", path))
+
+
 def _select_related(model: type[models.Model], kind: ResourceKind | None) -> list[str]:
     """Forward relations that the kind's attribute paths cross: joined, not queried later."""
     if kind is None:
         return []
     related: list[str] = []
     for attribute in kind.attributes.values():
-        parts = re.split(r"\.|__", attribute.field or attribute.name)
+        parts = _path_parts(attribute.field or attribute.name)
         current, chain = model, []
         for part in parts[:-1]:
             try:
@@ -283,6 +301,30 @@ class TargetQuery:
     parameter: str
     source: str
     using: str
+    #: Relations to join (``None``: work them out from the kind when fetching).
+    related: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPlan:
+    """What a declarative target needs besides the request, worked out once per binding
+    and policy: the model, the field values are validated for, the relations to join."""
+
+    spec: TargetSpec
+    model: type[models.Model]
+    field: models.Field[Any, Any]
+    related: tuple[str, ...]
+
+
+def plan_target(spec: TargetSpec, kind: ResourceKind | None) -> TargetPlan:
+    """The :class:`TargetPlan` of ``spec``; ``LookupError`` or ``FieldDoesNotExist`` if the
+    target is misdeclared (:func:`parse_target` raises the same, after its 400s)."""
+    if not spec.param:
+        raise LookupError("the target names neither a parameter nor a resolver")
+    model = target_model(spec, kind)
+    return TargetPlan(
+        spec, model, lookup_field(model, spec.field), tuple(_select_related(model, kind))
+    )
 
 
 def parse_target(
@@ -290,24 +332,29 @@ def parse_target(
     spec: TargetSpec,
     kind: ResourceKind | None,
     view_kwargs: Mapping[str, Any],
+    plan: TargetPlan | None = None,
 ) -> TargetQuery:
     """Extract and validate the target parameter, without touching the database.
 
-    Raises :class:`ParameterError` (400); ``LookupError`` for a misdeclared target.
+    ``plan`` (from :func:`plan_target` for this ``spec`` and ``kind``) saves working out
+    the model and field again. Raises :class:`ParameterError` (400); ``LookupError`` for
+    a misdeclared target.
     """
     if not spec.param:
         raise LookupError("the target names neither a parameter nor a resolver")
-    model = target_model(spec, kind)
+    model = plan.model if plan is not None else target_model(spec, kind)
     raw, source = extract_parameter(request, spec.param, spec.source, view_kwargs)
+    # Per request: a router may choose the database from request-local state.
     using = router.db_for_read(model)
     value = clean_value(
         raw,
-        lookup_field(model, spec.field),
-        max_length=spec.max_length or settings.MAX_PARAMETER_LENGTH,
+        plan.field if plan is not None else lookup_field(model, spec.field),
+        max_length=spec.max_length,
         parameter=spec.param,
         using=using,
     )
-    return TargetQuery(model, spec.field, value, spec.param, source, using)
+    related = plan.related if plan is not None else None
+    return TargetQuery(model, spec.field, value, spec.param, source, using, related)
 
 
 def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarget:
@@ -316,7 +363,7 @@ def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarge
     """
     model = query.model
     queryset = model._default_manager.using(query.using).filter(**{query.field: query.value})
-    related = _select_related(model, kind)
+    related = query.related if query.related is not None else _select_related(model, kind)
     if related:
         queryset = queryset.select_related(*related)
     found = list(queryset[:2])
@@ -366,7 +413,7 @@ def read_attribute(obj: object, path: str) -> object:
     model instance stands for its primary key, so ``owner`` compares like ``owner.pk``.
     """
     value: object = obj
-    for part in re.split(r"\.|__", path):
+    for part in _path_parts(path):
         if value is None:
             return None
         try:
