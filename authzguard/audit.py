@@ -30,3 +30,8 @@ def emit(event: str, record: Mapping[str, Any]) -> dict[str, Any]:
             extra={"authz": full},
         )
     return full
+
+
+def enabled() -> bool:
+    """Whether :func:`emit` would write anything (callers may skip building the record)."""
+    return logger.isEnabledFor(logging.INFO)

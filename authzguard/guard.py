@@ -29,17 +29,26 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 
-from authzguard import audit, denial
+from authzguard import audit, denial, runtime
 from authzguard.conf import settings
 from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
-from authzguard.policy.model import Action, Decision, Resource, Subject, TargetSpec
+from authzguard.policy.model import (
+    Action,
+    Decision,
+    Resource,
+    ResourceKind,
+    Subject,
+    TargetSpec,
+)
 from authzguard.resolvers import (
     ResolvedTarget,
     Resolver,
+    TargetPlan,
     TargetQuery,
     call_resolver,
     fetch_target,
     parse_target,
+    plan_target,
     resource_attributes,
 )
 from authzguard.subjects import subject_for
@@ -102,6 +111,7 @@ class Outcome:
     #: ``True`` once a lookup ran: the outcome may depend on whether the target exists.
     looked_up: bool = False
     message: str = ""
+    #: The audit record as written; empty when the audit logger is not enabled for INFO.
     record: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -109,15 +119,24 @@ class Outcome:
         return self.status == "allow"
 
 
-def request_id(request: HttpRequest) -> str:
-    """The request's id: a well-formed ``X-Request-ID`` header, else a fresh one."""
+def _header_key() -> str:
+    """The ``META`` key of ``AUTHZGUARD_REQUEST_ID_HEADER`` (``""`` when there is none)."""
+    header = settings.REQUEST_ID_HEADER
+    # META directly: request.headers builds a dict of every header on first use.
+    return "HTTP_" + header.upper().replace("-", "_") if header else ""
+
+
+def request_id(request: HttpRequest, header_key: str | None = None) -> str:
+    """The request's id: a well-formed ``X-Request-ID`` header, else a fresh one.
+
+    ``header_key`` is the header's ``META`` key when the caller already knows it.
+    """
     existing: str | None = getattr(request, "_authzguard_request_id", None)
     if existing is None:
-        header = settings.REQUEST_ID_HEADER
-        # META directly: request.headers builds a dict of every header on first use.
-        key = "HTTP_" + header.upper().replace("-", "_") if header else ""
+        key = _header_key() if header_key is None else header_key
         given = request.META.get(key, "") if key else ""
-        existing = given if _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+        # 128 random bits: unique without uuid4's object; the same 32 hex digits.
+        existing = given if given and _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         request._authzguard_request_id = existing  # type: ignore[attr-defined]
     return existing
 
@@ -135,7 +154,77 @@ def allowed_methods(action: Action) -> tuple[str, ...]:
     return methods
 
 
+# -- what a binding needs, worked out once per policy ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What :func:`evaluate` needs from one binding under one policy, worked out once."""
+
+    binding: Binding
+    kind: ResourceKind
+    #: ``None`` when the methods come from ``AUTHZGUARD_STATE_CHANGING_METHODS``: read
+    #: at use, as every setting is.
+    methods: tuple[str, ...] | None
+    #: ``None`` without a declarative target, or when it is misdeclared (then
+    #: :func:`parse_target` raises the error, after any 400, as without a plan).
+    target: TargetPlan | None
+
+
+class _PolicyCache:
+    """Per-policy memo: a reload or any ``AUTHZGUARD_*`` settings change (which resets the
+    policy, see ``runtime``) brings a new policy object, hence a fresh cache."""
+
+    __slots__ = ("header_key", "policy", "prepared")
+
+    def __init__(self, policy: CompiledPolicy) -> None:
+        self.policy = policy
+        self.header_key = _header_key()
+        #: ``id(binding)`` to its preparation; the entry holds the binding, so the id
+        #: cannot be reused while the entry exists.
+        self.prepared: dict[int, _Prepared] = {}
+
+
+_PREPARED_LIMIT = 4096
+_cache: _PolicyCache | None = None
+
+
+def _policy_cache(policy: CompiledPolicy) -> _PolicyCache:
+    global _cache
+    cache = _cache
+    if cache is None or cache.policy is not policy:
+        # Readers on other threads may still use the old one: it stays valid for its policy.
+        cache = _cache = _PolicyCache(policy)
+    return cache
+
+
+def _prepare(cache: _PolicyCache, binding: Binding) -> _Prepared:
+    entry = cache.prepared.get(id(binding))
+    if entry is not None and entry.binding is binding:
+        return entry
+    policy = cache.policy
+    action = policy.action(binding.resource, binding.action)
+    kind = policy.policy.resources[binding.resource]
+    methods = allowed_methods(action) if action.methods is not None or action.safe else None
+    plan: TargetPlan | None = None
+    spec = binding.target
+    if spec is not None and binding.resolver is None and not spec.resolver and spec.param:
+        try:
+            plan = plan_target(spec, kind)
+        except Exception:  # misdeclared: parse_target raises it again, in its own order
+            plan = None
+    entry = _Prepared(binding, kind, methods, plan)
+    if len(cache.prepared) >= _PREPARED_LIMIT:
+        # Bindings built per request (unusual) must not grow the memo without bound.
+        cache.prepared.clear()
+    cache.prepared[id(binding)] = entry
+    return entry
+
+
 # -- evaluation ---------------------------------------------------------------------------
+
+_NOT_EVALUATED = Decision(allowed=False, rule=None, reason="not evaluated")
+_NOBODY = Subject()
 
 
 def _bare_subject(user: Any) -> Subject:
@@ -176,33 +265,35 @@ def evaluate(
     authz = Authorization(
         action=binding.action,
         resource=binding.resource,
-        subject=Subject.anonymous(),
-        decision=_deny(refuse or "not evaluated"),
-        request_id=request_id(request),
+        subject=_NOBODY,
+        decision=_deny(refuse) if refuse else _NOT_EVALUATED,
+        request_id="",
         binding=binding,
     )
     outcome = Outcome("deny", authz, targeted=binding.target is not None or target is not None)
     policy: CompiledPolicy | None = None
+    cache: _PolicyCache | None = None
     try:
         if refuse is not None:
             authz.subject = _bare_subject(user)
             return outcome
-        from authzguard.runtime import get_policy
-
-        policy = get_policy()
-        action = policy.action(binding.resource, binding.action)
-        methods = allowed_methods(action)
+        policy = runtime.get_policy()
+        cache = _policy_cache(policy)
+        prepared = _prepare(cache, binding)
+        methods = prepared.methods
+        if methods is None:
+            methods = allowed_methods(policy.action(binding.resource, binding.action))
         if check_method and request.method not in methods:
             outcome.status, outcome.allowed_methods = "method_not_allowed", methods
             authz.decision = _deny(f"method {request.method} not allowed for {binding.action}")
             return outcome
-        kind = policy.policy.resources[binding.resource]
+        kind = prepared.kind
         spec = binding.target
         custom = binding.resolver is not None or (spec is not None and spec.resolver)
         query: TargetQuery | None = None
         if target is None and spec is not None and not custom and not phase_one_only:
             # Malformed parameters are refused before anything reaches the database.
-            query = parse_target(request, spec, kind, view_kwargs)
+            query = parse_target(request, spec, kind, view_kwargs, prepared.target)
             authz.parameter, authz.source = query.parameter, query.source
         subject = authz.subject = subject_for(
             user, policy, kind=binding.resource, action=binding.action
@@ -262,6 +353,7 @@ def evaluate(
         if outcome.status != "allow":
             # Never hand a view (or a later reader) an object that was not authorized.
             authz.target = None
+        authz.request_id = request_id(request, cache.header_key if cache is not None else None)
         if not (phase_one_only and outcome.status == "allow"):
             # A phase-one pass is not a decision: the object check writes the record.
             outcome.record = _audit(request, outcome, policy, time.perf_counter() - started)
@@ -271,6 +363,9 @@ def evaluate(
 def _audit(
     request: HttpRequest, outcome: Outcome, policy: CompiledPolicy | None, elapsed: float
 ) -> dict[str, Any]:
+    if not audit.enabled():
+        # Nobody listens: skip building the record (its JSON is only made when written).
+        return {}
     authz = outcome.authz
     match = getattr(request, "resolver_match", None)
     try:
