@@ -17,7 +17,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 
-from authzguard import denial
+from authzguard import denial, runtime
 from authzguard.conf import settings
 from authzguard.decorators import BINDING_ATTR, EXEMPT_ATTR
 from authzguard.guard import Binding, Outcome, enforce, evaluate, mark_checked
@@ -63,8 +63,21 @@ def is_drf_guarded(view: View) -> bool:
     return uses_authzguard(view_class)
 
 
+#: ``id(route)`` to ``(route, binding)``: one Binding per ``routes:`` entry, so the guard's
+#: per-binding preparation is reused across requests (the entry keeps ``route`` alive,
+#: so its id cannot be reused meanwhile).
+_route_bindings: dict[int, tuple[RouteBinding, Binding]] = {}
+
+
 def route_binding(route: RouteBinding) -> Binding:
-    return Binding(route.action, route.resource, route.target, None, "route")
+    cached = _route_bindings.get(id(route))
+    if cached is not None and cached[0] is route:
+        return cached[1]
+    binding = Binding(route.action, route.resource, route.target, None, "route")
+    if len(_route_bindings) >= 4096:  # routes of policies replaced since
+        _route_bindings.clear()
+    _route_bindings[id(route)] = (route, binding)
+    return binding
 
 
 def is_allow_listed(view_name: str, view: View) -> bool:
@@ -85,15 +98,13 @@ class AuthzGuardMiddleware(MiddlewareMixin):
         view_args: tuple[Any, ...],
         view_kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
-        from authzguard.runtime import get_policy
-
         match = request.resolver_match
         view_name = match.view_name if match is not None else view_path(view_func)
         binding = declared_binding(view_func)
         route: RouteBinding | None = None
         policy_error: Exception | None = None
         try:
-            route = get_policy().routes.get(view_name)
+            route = runtime.get_policy().routes.get(view_name)
         except Exception as exc:  # the policy does not load: fail closed below
             policy_error = exc
         if binding is not None and route is not None:
