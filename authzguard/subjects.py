@@ -8,14 +8,54 @@ next request. Groups cost at most one query, and none when the policy names no g
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Any
+
+from django.db import connections, router
+from django.db.models import Manager, QuerySet
 
 from authzguard.policy.model import Subject
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
     from authzguard.policy import CompiledPolicy
 
 _CACHE_ATTR = "_authzguard_subject"
+
+#: The group query's SQL per (user model, database alias, backend), compiled once by the
+#: ORM; ``None`` where it cannot be reused as is (then the ORM runs it every time).
+_group_sql: dict[tuple[type, str, type], str | None] = {}
+_group_sql_lock = threading.Lock()
+
+
+def _compile_group_sql(user: Any, connection: BaseDatabaseWrapper) -> str | None:
+    """The SQL of ``user.groups.values_list("name", flat=True)``, if it can be reused.
+
+    Only for ``auth.Group`` through its stock manager and queryset (nothing that could
+    filter differently from one request to the next), an integer key passed unchanged,
+    and a column the backend returns without converters: then executing this SQL with
+    another user's key is exactly what the ORM would run and return.
+    """
+    from django.contrib.auth.models import Group
+
+    field = user.__class__._meta.get_field("groups")
+    manager = Group._default_manager
+    if (
+        not field.many_to_many
+        or field.related_model is not Group
+        or type(manager).get_queryset is not Manager.get_queryset
+        or getattr(manager, "_queryset_class", None) is not QuerySet
+    ):
+        return None
+    queryset = user.groups.values_list("name", flat=True)
+    if queryset.db != connection.alias:
+        return None
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    if params != (user.pk,) or compiler.get_converters([col for col, _, _ in compiler.select]):
+        return None
+    return str(sql)
 
 
 def _group_names(user: Any) -> list[str]:
@@ -23,10 +63,31 @@ def _group_names(user: Any) -> list[str]:
     prefetched = getattr(user, "_prefetched_objects_cache", {}).get("groups")
     if prefetched is not None:
         return [group.name for group in prefetched]
-    groups = getattr(user, "groups", None)
+    groups = getattr(user.__class__, "groups", None)
     if groups is None:  # a custom user model without PermissionsMixin has no groups
         return []
-    return list(groups.values_list("name", flat=True))
+    pk = user.pk
+    if type(pk) is int:
+        # The query the ORM would run, without building and compiling it per request
+        # (most of its cost): the same database, the same SQL, still one query.
+        from django.contrib.auth.models import Group
+
+        connection = connections[router.db_for_read(Group, instance=user)]
+        key = (user.__class__, connection.alias, type(connection))
+        try:
+            sql = _group_sql[key]
+        except KeyError:
+            with _group_sql_lock:
+                try:
+                    sql = _compile_group_sql(user, connection)
+                except Exception:  # an unusual user model: the ORM path below decides
+                    sql = None
+                _group_sql[key] = sql
+        if sql is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, (pk,))
+                return [row[0] for row in cursor.fetchall()]
+    return list(user.groups.values_list("name", flat=True))
 
 
 def subject_for(
