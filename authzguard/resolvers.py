@@ -366,7 +366,10 @@ def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarge
     related = query.related if query.related is not None else _select_related(model, kind)
     if related:
         queryset = queryset.select_related(*related)
-    found = list(queryset[:2])
+    # Two rows tell "exactly one" from "several"; limited in place (this queryset is ours)
+    # rather than by slicing, which clones it once more.
+    queryset.query.set_limits(high=2)
+    found = list(queryset)
     label = f"{model._meta.label} with {query.field}={query.value!r}"
     if not found:
         raise TargetNotFound(f"no {label}")
