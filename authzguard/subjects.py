@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router
 from django.db.models import Manager, QuerySet
+from django.utils.functional import LazyObject, empty
 
 from authzguard.policy.model import Subject
 
@@ -101,6 +102,11 @@ def subject_for(
     policy version: Django builds a new user object for every request, so the memo
     lives exactly as long as the request.
     """
+    if isinstance(user, LazyObject):
+        # request.user: read the user itself, not a dozen attributes through the proxy.
+        if user._wrapped is empty:
+            user._setup()
+        user = user._wrapped
     need_groups = policy.uses_groups and (
         kind is None or action is None or policy.groups_matter(kind, action)
     )
@@ -122,7 +128,8 @@ def subject_for(
             staff=bool(active and getattr(user, "is_staff", False)),
             groups=groups,
         )
-        email_field = getattr(user, "get_email_field_name", lambda: "email")()
+        get_email_field = getattr(user, "get_email_field_name", None)
+        email_field = get_email_field() if get_email_field is not None else "email"
         subject = Subject(
             id=user.pk,
             username=user.get_username(),
