@@ -370,12 +370,12 @@ def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarge
     # rather than by slicing, which clones it once more.
     queryset.query.set_limits(high=2)
     found = list(queryset)
+    if len(found) == 1:
+        return ResolvedTarget(found[0], found[0].pk, query.parameter, query.source)
     label = f"{model._meta.label} with {query.field}={query.value!r}"
     if not found:
         raise TargetNotFound(f"no {label}")
-    if len(found) > 1:
-        raise AmbiguousTarget(f"more than one {label}")
-    return ResolvedTarget(found[0], found[0].pk, query.parameter, query.source)
+    raise AmbiguousTarget(f"more than one {label}")
 
 
 def call_resolver(
