@@ -64,11 +64,9 @@ def _group_names(user: Any) -> list[str]:
     prefetched = getattr(user, "_prefetched_objects_cache", {}).get("groups")
     if prefetched is not None:
         return [group.name for group in prefetched]
-    groups = getattr(user.__class__, "groups", None)
-    if groups is None:  # a custom user model without PermissionsMixin has no groups
-        return []
-    pk = user.pk
-    if type(pk) is int:
+    # The class attribute: on a model instance, ``user.groups`` builds a manager.
+    pk = getattr(user, "pk", None)
+    if getattr(user.__class__, "groups", None) is not None and type(pk) is int:
         # The query the ORM would run, without building and compiling it per request
         # (most of its cost): the same database, the same SQL, still one query.
         from django.contrib.auth.models import Group
@@ -88,7 +86,10 @@ def _group_names(user: Any) -> list[str]:
             with connection.cursor() as cursor:
                 cursor.execute(sql, (pk,))
                 return [row[0] for row in cursor.fetchall()]
-    return list(user.groups.values_list("name", flat=True))
+    groups = getattr(user, "groups", None)
+    if groups is None:  # a custom user model without PermissionsMixin has no groups
+        return []
+    return list(groups.values_list("name", flat=True))
 
 
 def subject_for(
