@@ -306,8 +306,7 @@ class _DocumentReader(_Reader):
             if text is None:
                 continue
             if text not in SOURCES:
-                hint = difflib.get_close_matches(text, SOURCES, n=1)
-                more = f"; did you mean {hint[0]!r}?" if hint else ""
+                more = _suggest(text, SOURCES)
                 self.report(
                     item,
                     "AZ105",
@@ -462,8 +461,7 @@ class _DocumentReader(_Reader):
         if text is None:
             return None
         if text not in ATTRIBUTE_TYPES:
-            hint = difflib.get_close_matches(text, ATTRIBUTE_TYPES, n=1)
-            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            more = _suggest(text, ATTRIBUTE_TYPES)
             self.report(
                 node,
                 "AZ105",
