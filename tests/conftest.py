@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -86,3 +86,37 @@ def demo_server(
     )
     yield server
     server.stop()
+
+
+# -- people of the enforcement tests (tests/policies/enforcement.yaml) --------------------
+
+
+@pytest.fixture
+def alice(db: None) -> Any:
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("alice", "alice@example.com", "pw")
+
+
+@pytest.fixture
+def bob(db: None) -> Any:
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("bob", "bob@example.com", "pw")
+
+
+@pytest.fixture
+def admin(db: None) -> Any:
+    from django.contrib.auth.models import User
+
+    return User.objects.create_superuser("root", "root@example.com", "pw")
+
+
+@pytest.fixture
+def carol(db: None) -> Any:
+    """A member of the ``support`` group."""
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("carol", "carol@example.com", "pw")
+    user.groups.add(Group.objects.create(name="support"))
+    return user

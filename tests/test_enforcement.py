@@ -31,29 +31,6 @@ END = ["/sessions/end/", "/async/sessions/end/"]
 DELETE = ["/users/delete/", "/async/users/delete/", "/yaml/users/delete/"]
 
 
-@pytest.fixture
-def alice() -> User:
-    return User.objects.create_user("alice", "alice@example.com", "pw")
-
-
-@pytest.fixture
-def bob() -> User:
-    return User.objects.create_user("bob", "bob@example.com", "pw")
-
-
-@pytest.fixture
-def admin() -> User:
-    return User.objects.create_superuser("root", "root@example.com", "pw")
-
-
-@pytest.fixture
-def carol() -> User:
-    """A member of the ``support`` group."""
-    user = User.objects.create_user("carol", "carol@example.com", "pw")
-    user.groups.add(Group.objects.create(name="support"))
-    return user
-
-
 def signed_in(user: User) -> Client:
     client = Client()
     client.force_login(user)

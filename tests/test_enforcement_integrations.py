@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, Group, User
+from django.contrib.auth.models import AnonymousUser, User
 from django.template import Context, Template
 from django.test import Client, RequestFactory, override_settings
 
@@ -20,28 +20,6 @@ BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "authzguard.backends.AuthzGuardBackend",
 ]
-
-
-@pytest.fixture
-def alice() -> User:
-    return User.objects.create_user("alice", "alice@example.com", "pw")
-
-
-@pytest.fixture
-def bob() -> User:
-    return User.objects.create_user("bob", "bob@example.com", "pw")
-
-
-@pytest.fixture
-def carol() -> User:
-    user = User.objects.create_user("carol", "carol@example.com", "pw")
-    user.groups.add(Group.objects.create(name="support"))
-    return user
-
-
-@pytest.fixture
-def admin() -> User:
-    return User.objects.create_superuser("root", "root@example.com", "pw")
 
 
 def signed_in(user: User) -> Client:
