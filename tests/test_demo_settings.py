@@ -13,19 +13,11 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from tests.browser.server import REPO_ROOT
+from tests.browser.server import REPO_ROOT, SCRUBBED
 
 SETTINGS = REPO_ROOT / "demo_site" / "demo_project" / "settings.py"
-ENVIRONMENT = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SESSION_ENGINE",
-    "DJANGO_DEBUG",
-    "DJANGO_ALLOWED_HOSTS",
-    "DJANGO_SECRET_KEY",
-    "DEMO_INSECURE",
-    "DJANGO_PASSWORD_HASHERS",
-)
+#: The demo's own environment variables: every one the demo's test servers scrub.
+ENVIRONMENT = tuple(name for name in SCRUBBED if name != "DJANGO_SETTINGS_MODULE")
 
 
 def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ MANAGE = REPO_ROOT / "demo_site" / "manage.py"
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 
 # Variables of the surrounding test run that must not leak into the demo process.
-_SCRUBBED = (
+SCRUBBED = (
     "DJANGO_SETTINGS_MODULE",
     "DATABASE_URL",
     "REDIS_URL",
@@ -57,7 +57,7 @@ def free_port() -> int:
 
 
 def demo_environment(overrides: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "demo_project.settings",
