@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from authzguard.exceptions import EvaluationError
 from authzguard.policy import conditions
+from authzguard.policy.allocation import collector_paused
 from authzguard.policy.loader import role_closure
 from authzguard.policy.model import (
     SUBJECT_ATTRIBUTES,
@@ -542,4 +543,5 @@ def _role_paths(policy: Policy) -> dict[tuple[str, str], tuple[str, ...]]:
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile a loaded policy (see ``load_policy``) into a ``CompiledPolicy``."""
-    return CompiledPolicy(policy)
+    with collector_paused():
+        return CompiledPolicy(policy)

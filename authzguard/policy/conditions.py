@@ -20,6 +20,7 @@ and an error denies.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -296,6 +297,14 @@ class _Parser:
 
 def parse(text: str) -> Node:
     """Parse a condition. Raises ``ConditionError`` with the 0-based column of the problem."""
+    return _parse(text)
+
+
+# Large policies repeat the same few conditions thousands of times (an ownership check per
+# resource kind). Trees are immutable and their columns are relative to the text, so one
+# tree serves every rule that wrote the same text. Errors are raised anew each time.
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> Node:
     if len(text) > MAX_LENGTH:
         raise ConditionError(f"condition is longer than {MAX_LENGTH} characters", 0)
     if not text.strip():

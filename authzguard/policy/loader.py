@@ -20,6 +20,7 @@ from typing import TypeVar, cast
 
 from authzguard.exceptions import ConditionError, PolicyError
 from authzguard.policy import conditions
+from authzguard.policy.allocation import collector_paused
 from authzguard.policy.findings import Finding, Severity
 from authzguard.policy.model import (
     BUILTIN_SUBJECTS,
@@ -44,6 +45,7 @@ from authzguard.policy.model import (
 from authzguard.policy.source import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_NODES,
+    STR_TAG,
     Mapping,
     Node,
     Scalar,
@@ -117,6 +119,9 @@ class _Reader:
         self, node: Mapping, where: str, allowed: Iterable[str], required: Iterable[str] = ()
     ) -> None:
         allowed = tuple(allowed)
+        present = {key.text for key, _ in node.items}
+        if present.issubset(allowed) and present.issuperset(required):
+            return
         suggested: set[str] = set()
         for key, _ in node.items:
             if key.text not in allowed:
@@ -126,7 +131,6 @@ class _Reader:
                     f"; did you mean {hint[0]!r}?" if hint else f" (allowed: {', '.join(allowed)})"
                 )
                 self.report(key, "AZ101", f"unknown key {key.text!r} in {where}{suggestion}")
-        present = set(node.keys())
         for name in required:
             # A misspelt key already says "did you mean <name>": no second finding for it.
             if name not in present and name not in suggested:
@@ -135,6 +139,13 @@ class _Reader:
     def string(
         self, node: Node, where: str, pattern: re.Pattern[str] | None = None, what: str = ""
     ) -> str | None:
+        # The common case first: a quoted scalar, or a plain one YAML reads as text.
+        if (
+            isinstance(node, Scalar)
+            and (not node.plain or node.tag == STR_TAG)
+            and (pattern is None or pattern.match(node.text))
+        ):
+            return node.text
         if not isinstance(node, Scalar):
             self.report(node, "AZ102", f"{where} must be a string, not {describe(node)}")
             return None
@@ -766,6 +777,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
     findings.extend(cycles or _too_deep(policy))
 
     seen_ids: dict[str, Rule] = {}
+    type_problems: dict[tuple[str, str], list[ConditionError]] = {}
     for rule in policy.rules:
         if rule.id in seen_ids:
             findings.append(
@@ -810,8 +822,13 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
                     )
                 )
         if rule.when is not None:
-            types = {name: attr.type for name, attr in kind.attributes.items()}
-            for problem in conditions.check_types(rule.when.tree, SUBJECT_ATTRIBUTES, types):
+            # Large policies repeat a few conditions per kind: type-check each pair once.
+            problems = type_problems.get((kind.name, rule.when.source))
+            if problems is None:
+                types = {name: attr.type for name, attr in kind.attributes.items()}
+                problems = conditions.check_types(rule.when.tree, SUBJECT_ATTRIBUTES, types)
+                type_problems[(kind.name, rule.when.source)] = problems
+            for problem in problems:
                 pos = rule.when.position
                 offset = 0 if "\n" in rule.when.source else problem.column
                 findings.append(
@@ -1033,13 +1050,14 @@ def lint_paths(
     if not files and not findings:
         findings.append(Finding("<policy>", 1, 1, "error", "AZ001", "no policy files given"))
     docs: list[_Document] = []
-    for path in files:
-        doc, problems = _read_document(path, max_bytes, max_nodes)
-        findings.extend(problems)
-        if doc is not None:
-            docs.append(doc)
-    policy = _merge(docs, findings)
-    check_semantics(policy, findings)
+    with collector_paused():
+        for path in files:
+            doc, problems = _read_document(path, max_bytes, max_nodes)
+            findings.extend(problems)
+            if doc is not None:
+                docs.append(doc)
+        policy = _merge(docs, findings)
+        check_semantics(policy, findings)
     findings.sort(key=lambda f: f.sort_key)
     if any(f.severity == "error" for f in findings):
         return None, findings

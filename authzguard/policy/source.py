@@ -28,7 +28,37 @@ SEQ_TAG = _CORE + "seq"
 STR_TAG = _CORE + "str"
 
 #: libyaml's composer when PyYAML was built with it (about 8x faster), else pure Python.
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Tags already resolved, by (node kind, text, implicit flags): a policy repeats the same
+#: keys and names thousands of times, and resolving one runs YAML 1.1's regexes again.
+_RESOLVED: dict[tuple[type[yaml.Node], str, tuple[bool, bool]], str] = {}
+_RESOLVED_LIMIT = 65_536
+
+
+class _FastLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader with tag resolution remembered and path resolvers (unused) skipped.
+
+    Both shortcuts hold because the safe loader registers no path resolvers: the tag of a
+    node then depends only on its kind, its text and whether it was quoted.
+    """
+
+    def descend_resolver(self, current_node: object, current_index: object) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        key = (kind, value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED) >= _RESOLVED_LIMIT:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
+
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 #: Nodes visited while expanding aliases; a "billion laughs" document stops here.
@@ -111,6 +141,7 @@ class _Converter:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         self.findings.append(Finding(self.file, line, col, "error", code, message))
 
+    # A 10,000-rule policy has about 150,000 nodes: this walk is kept free of helpers.
     def convert(self, node: yaml.Node) -> Node | None:
         if self.exhausted:
             return None
@@ -124,45 +155,42 @@ class _Converter:
                 "remove anchors/aliases",
             )
             return None
-        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        tag = node.tag
+        mark = node.start_mark
         if isinstance(node, yaml.ScalarNode):
-            if node.tag not in SCALAR_TAGS and node.tag != MERGE_TAG:
+            if tag not in SCALAR_TAGS and tag != MERGE_TAG:
                 self.error(
-                    node.start_mark,
+                    mark,
                     "AZ004",
-                    f"tag {short_tag(node.tag)} is not allowed in a policy (only plain YAML "
+                    f"tag {short_tag(tag)} is not allowed in a policy (only plain YAML "
                     "scalars, lists and mappings)",
                 )
                 return None
             # Plain scalars have no style: None from PyYAML's composer, "" from libyaml's.
-            return Scalar(self.file, line, col, node.value, node.tag, not node.style)
+            return Scalar(
+                self.file, mark.line + 1, mark.column + 1, node.value, tag, not node.style
+            )
         if isinstance(node, yaml.SequenceNode):
-            if node.tag != SEQ_TAG:
-                self.error(
-                    node.start_mark,
-                    "AZ004",
-                    f"tag {short_tag(node.tag)} is not allowed in a policy",
-                )
+            if tag != SEQ_TAG:
+                self.error(mark, "AZ004", f"tag {short_tag(tag)} is not allowed in a policy")
                 return None
-            items = [self.convert(child) for child in node.value]
-            return Sequence(self.file, line, col, tuple(i for i in items if i is not None))
+            convert = self.convert
+            items = [item for child in node.value if (item := convert(child)) is not None]
+            return Sequence(self.file, mark.line + 1, mark.column + 1, tuple(items))
         if isinstance(node, yaml.MappingNode):
-            if node.tag != MAP_TAG:
-                self.error(
-                    node.start_mark,
-                    "AZ004",
-                    f"tag {short_tag(node.tag)} is not allowed in a policy",
-                )
+            if tag != MAP_TAG:
+                self.error(mark, "AZ004", f"tag {short_tag(tag)} is not allowed in a policy")
                 return None
-            return self._mapping(node, line, col)
-        self.error(node.start_mark, "AZ003", "unsupported YAML node")  # pragma: no cover
+            return self._mapping(node, mark.line + 1, mark.column + 1)
+        self.error(mark, "AZ003", "unsupported YAML node")  # pragma: no cover
         return None
 
     def _mapping(self, node: yaml.MappingNode, line: int, col: int) -> Mapping:
         seen: dict[str, Scalar] = {}
         items: list[tuple[Scalar, Node]] = []
+        convert = self.convert
         for key_node, value_node in node.value:
-            key = self.convert(key_node)
+            key = convert(key_node)
             if key is None:
                 continue
             if not isinstance(key, Scalar):
@@ -175,16 +203,17 @@ class _Converter:
                     "merge keys (<<) are not supported in policies: write the keys out",
                 )
                 continue
-            if key.text in seen:
-                first = seen[key.text]
+            text = key.text
+            if text in seen:
+                first = seen[text]
                 self.error(
                     key_node.start_mark,
                     "AZ005",
-                    f"duplicate key {key.text!r} (first defined at line {first.line})",
+                    f"duplicate key {text!r} (first defined at line {first.line})",
                 )
                 continue
-            seen[key.text] = key
-            value = self.convert(value_node)
+            seen[text] = key
+            value = convert(value_node)
             if value is not None:
                 items.append((key, value))
         return Mapping(self.file, line, col, tuple(items))
@@ -235,7 +264,7 @@ def parse_yaml(
 ) -> tuple[Node | None, list[Finding]]:
     try:
         try:
-            composed = yaml.compose(text, Loader=_FAST_LOADER)
+            composed = yaml.compose(text, Loader=_FastLoader)
         except yaml.YAMLError:
             # libyaml words its errors differently; the pure-Python parser gives the
             # messages documented (and tested) for every platform.
