@@ -51,7 +51,7 @@ from authzguard.resolvers import (
     plan_target,
     resource_attributes,
 )
-from authzguard.subjects import subject_for
+from authzguard.subjects import subject_for, subject_without_groups
 
 if TYPE_CHECKING:
     from authzguard.policy import CompiledPolicy
@@ -295,9 +295,15 @@ def evaluate(
             # Malformed parameters are refused before anything reaches the database.
             query = parse_target(request, spec, kind, view_kwargs, prepared.target)
             authz.parameter, authz.source = query.parameter, query.source
-        subject = authz.subject = subject_for(
+        # Group membership costs a query: decide without it first when it may not matter.
+        subject, groups_pending = subject_without_groups(
             user, policy, kind=binding.resource, action=binding.action
         )
+        if groups_pending and not policy.could_allow(subject, binding.action, binding.resource):
+            # Only a group-granted role could allow this: read the groups now.
+            subject = subject_for(user, policy, kind=binding.resource, action=binding.action)
+            groups_pending = False
+        authz.subject = subject
         if not policy.could_allow(subject, binding.action, binding.resource):
             if query is not None and query.field == "pk":
                 authz.target_id = query.value
@@ -320,7 +326,15 @@ def evaluate(
             authz.target, authz.target_id = target.obj, target.target_id
             authz.parameter, authz.source = target.parameter, target.source
             attributes = resource_attributes(target.obj, kind)
-        decision = policy.decide(subject, binding.action, Resource(binding.resource, attributes))
+        resource = Resource(binding.resource, attributes)
+        decision = policy.decide(subject, binding.action, resource)
+        if groups_pending and policy.groups_could_change(
+            decision, subject, binding.action, resource
+        ):
+            subject = authz.subject = subject_for(
+                user, policy, kind=binding.resource, action=binding.action
+            )
+            decision = policy.decide(subject, binding.action, resource)
         authz.decision = decision
         if decision.allowed and decision.error is None:
             outcome.status = "allow"

@@ -103,6 +103,30 @@ def subject_for(
     policy version: Django builds a new user object for every request, so the memo
     lives exactly as long as the request.
     """
+    return _subject(user, policy, kind, action, defer_groups=False)[0]
+
+
+def subject_without_groups(
+    user: Any, policy: CompiledPolicy, *, kind: str, action: str
+) -> tuple[Subject, bool]:
+    """The subject without querying group membership, and whether it was left out.
+
+    The second value is ``True`` when the user's groups were not read although rules on
+    (``kind``, ``action``) name group-granted roles: decide with this subject first, then
+    ask ``CompiledPolicy.groups_could_change`` whether :func:`subject_for` (one query) must
+    decide again. ``False`` means the subject is complete for the pair.
+    """
+    return _subject(user, policy, kind, action, defer_groups=True)
+
+
+def _subject(
+    user: Any,
+    policy: CompiledPolicy,
+    kind: str | None,
+    action: str | None,
+    *,
+    defer_groups: bool,
+) -> tuple[Subject, bool]:
     if isinstance(user, LazyObject):
         # request.user: read the user itself, not a dozen attributes through the proxy.
         if user._wrapped is empty:
@@ -114,7 +138,8 @@ def subject_for(
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None and cached[0] == policy.version and (cached[1] or not need_groups):
         subject: Subject = cached[2]
-        return subject
+        return subject, False
+    pending = False
     if user is None or not getattr(user, "is_authenticated", False):
         subject = Subject(
             roles=policy.direct_roles(authenticated=False, superuser=False, staff=False, groups=())
@@ -122,7 +147,8 @@ def subject_for(
         need_groups = True  # nothing to query: this subject is complete
     else:
         active = getattr(user, "is_active", True)
-        groups = _group_names(user) if need_groups and active else []
+        pending = need_groups and active and defer_groups
+        groups = _group_names(user) if need_groups and active and not pending else []
         roles = policy.direct_roles(
             authenticated=True,
             superuser=bool(active and getattr(user, "is_superuser", False)),
@@ -139,8 +165,7 @@ def subject_for(
             authenticated=True,
         )
     if user is not None:
+        complete = (need_groups and not pending) or not policy.uses_groups
         with contextlib.suppress(AttributeError):
-            setattr(
-                user, _CACHE_ATTR, (policy.version, need_groups or not policy.uses_groups, subject)
-            )
-    return subject
+            setattr(user, _CACHE_ATTR, (policy.version, complete, subject))
+    return subject, pending

@@ -213,3 +213,50 @@ def test_any_values_compare_as_python_does_declared_types_deny(
     assert answers(tmp_path, ANY, subject, **attrs) == (True, True, False)
     # ...and a declared type refuses the value before any rule is read.
     assert answers(tmp_path, TYPED, subject, **attrs) == (False, False, False)
+
+
+# -- leaving group membership unread -------------------------------------------------------
+
+
+@settings(PROPERTY_SETTINGS, max_examples=200)
+@given(st.data())
+def test_a_decision_groups_cannot_change_is_the_decision_with_groups(
+    data: st.DataObject,
+) -> None:
+    """``groups_could_change`` says False only when every group set gives the same outcome.
+
+    The guard decides first without group-granted roles and reads group membership only
+    when this says it could matter; here the answer is checked against deciding again
+    with random group sets (and with every group the policy names).
+    """
+    draw = HypothesisDraw(data)
+    generated = generate_policy(draw, Options(well_typed=draw.chance(50)))
+    note(generated.text)
+    with tempfile.TemporaryDirectory(prefix="authzguard-prop-") as tmp:
+        compiled = compile_policy(load_policy([write_policy(generated, Path(tmp))]))
+    for _ in range(draw.integer(1, 8)):
+        request = generate_request(draw, generated)
+        authenticated = request.subject.authenticated
+        facts = {
+            "authenticated": authenticated,
+            "superuser": authenticated and draw.chance(30),
+            "staff": authenticated and draw.chance(30),
+        }
+        without = dataclasses.replace(
+            request.subject, roles=compiled.direct_roles(**facts, groups=())
+        )
+        subject, action, resource = dataclasses.replace(request, subject=without).authzguard()
+        decision = compiled.decide(subject, action, resource)
+        could_change = compiled.groups_could_change(decision, subject, action, resource)
+        note(f"{request!r}: {decision} could_change={could_change}")
+        if could_change:
+            continue
+        group_sets = [list(generated.groups)] + [
+            subset(draw, [*generated.groups, "unknown"], 0, 3) for _ in range(3)
+        ]
+        for groups in group_sets:
+            roles = compiled.direct_roles(**facts, groups=groups if authenticated else ())
+            full = dataclasses.replace(subject, roles=roles)
+            again = compiled.decide(full, action, resource)
+            assert again.allowed == decision.allowed, (groups, decision, again)
+            assert (again.error is None) == (decision.error is None) or not decision.allowed

@@ -220,6 +220,7 @@ class CompiledPolicy:
         "_decider",
         "_effective_cache",
         "_group_pairs",
+        "_group_reads",
         "_group_roles",
         "_index",
         "_paths",
@@ -283,6 +284,9 @@ class CompiledPolicy:
         group_reach = set().union(*(self._closure[r] for rs in group_roles.values() for r in rs))
         self._group_pairs = frozenset(
             key for key, names in named.items() if not names.isdisjoint(group_reach)
+        )
+        self._group_reads = MappingProxyType(
+            {key: self._reads_through_groups(key, group_reach) for key in self._group_pairs}
         )
         self._effective_cache: dict[tuple[frozenset[str], bool], frozenset[str]] = {}
         self._attribute_checks = {
@@ -349,6 +353,56 @@ class CompiledPolicy:
     def groups_matter(self, kind: str, action: str) -> bool:
         """Whether Django group membership can change any decision on ``action`` over ``kind``."""
         return (kind, action) in self._group_pairs
+
+    def groups_could_change(
+        self, decision: Decision, subject: Subject, action: str, resource: Resource
+    ) -> bool:
+        """Whether ``subject``'s group-granted roles, left out, could change ``decision``.
+
+        ``decision`` is what :meth:`decide` answered for ``subject`` without the roles that
+        Django groups grant. More roles only make more rules apply, so a deny by a rule,
+        or by a condition that failed, stands whatever the groups. An allow stands when no
+        rule reachable through a group-granted role on the pair is a deny and none of
+        those rules' conditions can fail on this request: every attribute they read is
+        present and none is typed ``any`` (a declared type rules out every other failure).
+        The rule named may then differ from the one a decision with every role names, as
+        when two allow rules both hold; the outcome never does.
+        """
+        key = (resource.kind, action)
+        if key not in self._group_pairs:
+            return False
+        if not decision.allowed:
+            return decision.rule is None and decision.error is None
+        reads = self._group_reads[key]
+        if reads is None:
+            return True
+        attributes = resource.attributes
+        for scope, name in reads:
+            value = getattr(subject, name) if scope == "subject" else attributes.get(name)
+            if value is None:
+                return True
+        return False
+
+    def _reads_through_groups(
+        self, key: tuple[str, str], group_reach: set[str]
+    ) -> tuple[tuple[str, str], ...] | None:
+        """The attributes read by the rules of ``key`` that a group-granted role may make
+        apply; ``None`` when one of them is a deny or may fail on present attributes."""
+        denies, allows = self._index.get(key, ((), ()))
+        if any(not c.subjects.isdisjoint(group_reach) for c in denies):
+            return None
+        types = {name: a.type for name, a in self.policy.resources[key[0]].attributes.items()}
+        reads: set[tuple[str, str]] = set()
+        for compiled in allows:
+            when = compiled.rule.when
+            if when is None or compiled.subjects.isdisjoint(group_reach):
+                continue
+            for ref in conditions.refs(when.tree):
+                table = SUBJECT_ATTRIBUTES if ref.scope == "subject" else types
+                if table.get(ref.name, "any") == "any":
+                    return None
+                reads.add((ref.scope, ref.name))
+        return tuple(sorted(reads))
 
     def effective_roles(self, subject: Subject) -> frozenset[str]:
         """Every subject name a rule may match for this subject, including built-ins."""
