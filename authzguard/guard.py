@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from asgiref.sync import sync_to_async
@@ -225,6 +226,7 @@ def _prepare(cache: _PolicyCache, binding: Binding) -> _Prepared:
 
 _NOT_EVALUATED = Decision(allowed=False, rule=None, reason="not evaluated")
 _NOBODY = Subject()
+_NO_ATTRIBUTES: Mapping[str, object] = MappingProxyType({})
 
 
 def _bare_subject(user: Any) -> Subject:
@@ -321,7 +323,7 @@ def evaluate(
         elif target is None and custom:
             outcome.looked_up = True
             target = call_resolver(request, spec or TargetSpec(), binding.resolver, view_kwargs)
-        attributes: dict[str, object] = {}
+        attributes: Mapping[str, object] = _NO_ATTRIBUTES
         if target is not None:
             authz.target, authz.target_id = target.obj, target.target_id
             authz.parameter, authz.source = target.parameter, target.source

@@ -22,6 +22,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
+from types import MappingProxyType
 from typing import Any
 
 from django.apps import apps
@@ -362,7 +364,10 @@ def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarge
     the kind's attributes read. Raises :class:`TargetNotFound` or :class:`AmbiguousTarget`.
     """
     model = query.model
-    queryset = model._default_manager.using(query.using).filter(**{query.field: query.value})
+    queryset = model._default_manager.filter(**{query.field: query.value})
+    # The database parse_target chose (and validated the value for): what using() sets,
+    # on the clone filter() just made for us, without cloning it once more.
+    queryset._db = query.using  # type: ignore[attr-defined]
     related = query.related if query.related is not None else _select_related(model, kind)
     if related:
         queryset = queryset.select_related(*related)
@@ -430,14 +435,58 @@ def read_attribute(obj: object, path: str) -> object:
     return value
 
 
-def resource_attributes(obj: object, kind: ResourceKind) -> dict[str, object]:
-    """The declared attributes of ``kind`` read from the target object."""
+AttributeReader = Callable[[object], object]
+
+#: How to read an attribute path from instances of a class, worked out once per pair.
+_readers: dict[tuple[type, str], AttributeReader] = {}
+_READERS_LIMIT = 4096
+
+
+def attribute_reader(cls: type, path: str) -> AttributeReader:
+    """A function reading ``path`` from instances of ``cls`` as :func:`read_attribute` does.
+
+    A model's primary key or one of its plain (non-relation) concrete fields is read as
+    the instance attribute itself, in C; any other path goes through ``read_attribute``.
+    """
+    key = (cls, path)
+    reader = _readers.get(key)
+    if reader is not None:
+        return reader
+    reader = _plain_field_reader(cls, path) or (lambda obj: read_attribute(obj, path))
+    if len(_readers) >= _READERS_LIMIT:
+        _readers.clear()
+    _readers[key] = reader
+    return reader
+
+
+def _plain_field_reader(cls: type, path: str) -> AttributeReader | None:
+    parts = _path_parts(path)
+    if len(parts) != 1 or not (isinstance(cls, type) and issubclass(cls, models.Model)):
+        return None
+    opts = cls._meta
+    if parts[0] == "pk":
+        return attrgetter(opts.pk.attname) if opts.pk is not None else None
+    try:
+        field = opts.get_field(parts[0])
+    except FieldDoesNotExist:
+        return None
+    concrete = getattr(field, "concrete", False) and not field.is_relation
+    if concrete and getattr(field, "attname", None) == path:
+        return attrgetter(path)
+    return None
+
+
+def resource_attributes(obj: object, kind: ResourceKind) -> Mapping[str, object]:
+    """The declared attributes of ``kind`` read from the target object (read-only)."""
     if obj is None:
-        return {}
-    return {
-        name: read_attribute(obj, attribute.field or attribute.name)
-        for name, attribute in kind.attributes.items()
-    }
+        return MappingProxyType({})
+    cls = type(obj)
+    return MappingProxyType(
+        {
+            name: attribute_reader(cls, attribute.field or attribute.name)(obj)
+            for name, attribute in kind.attributes.items()
+        }
+    )
 
 
 def attribute_path_exists(model: type[models.Model], path: str) -> bool:
