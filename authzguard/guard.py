@@ -18,7 +18,7 @@ the rules below hold everywhere:
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 import time
 from collections.abc import Mapping, MutableMapping
@@ -136,10 +136,16 @@ def request_id(request: HttpRequest, header_key: str | None = None) -> str:
     if existing is None:
         key = _header_key() if header_key is None else header_key
         given = request.META.get(key, "") if key else ""
-        # 128 random bits: unique without uuid4's object; the same 32 hex digits.
-        existing = given if given and _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+        # 128 random bits as 32 hex digits. An id needs to be unique, not secret (a client
+        # may send its own), so the random module serves, without a system call per
+        # request; it is reseeded in every forked worker.
+        existing = given if given and _REQUEST_ID.fullmatch(given) else _new_request_id()
         request._authzguard_request_id = existing  # type: ignore[attr-defined]
     return existing
+
+
+def _new_request_id() -> str:
+    return f"{random.getrandbits(128):032x}"
 
 
 def allowed_methods(action: Action) -> tuple[str, ...]:

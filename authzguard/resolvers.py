@@ -34,10 +34,13 @@ from django.core.exceptions import (
     SuspiciousOperation,
     ValidationError,
 )
+from django.core.signals import setting_changed
 from django.db import connections, models, router
+from django.dispatch import receiver
 from django.http import HttpRequest, UnreadablePostError
 from django.utils.module_loading import import_string
 
+from authzguard import lookups
 from authzguard.conf import settings
 from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
 from authzguard.policy.model import ResourceKind, TargetSpec
@@ -202,6 +205,29 @@ def lookup_field(model: type[models.Model], path: str) -> models.Field[Any, Any]
     return field  # type: ignore[no-any-return]
 
 
+#: The accepted range of each integer field type per database alias: the backend's own
+#: range, clipped to 64 bits. Looking the connection up costs more than the check.
+_bounds: dict[tuple[str, str], tuple[int, int]] = {}
+
+
+def _integer_bounds(using: str, internal: str) -> tuple[int, int]:
+    bounds = _bounds.get((using, internal))
+    if bounds is None:
+        low, high = connections[using].ops.integer_field_range(internal)
+        bounds = (
+            _INT64[0] if low is None else max(low, _INT64[0]),
+            _INT64[1] if high is None else min(high, _INT64[1]),
+        )
+        _bounds[(using, internal)] = bounds
+    return bounds
+
+
+@receiver(setting_changed)
+def _on_databases_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DATABASES":
+        _bounds.clear()
+
+
 def clean_value(
     raw: object,
     field: models.Field[Any, Any],
@@ -226,9 +252,7 @@ def clean_value(
             value = int(raw)
         else:
             raise ParameterError(f"{bad}: expected ASCII digits", parameter)
-        low, high = connections[using].ops.integer_field_range(internal)
-        low = _INT64[0] if low is None else max(low, _INT64[0])
-        high = _INT64[1] if high is None else min(high, _INT64[1])
+        low, high = _integer_bounds(using, internal)
         if not low <= value <= high:
             raise ParameterError(f"{bad}: out of range", parameter)
         return value
@@ -305,6 +329,8 @@ class TargetQuery:
     using: str
     #: Relations to join (``None``: work them out from the kind when fetching).
     related: tuple[str, ...] | None = None
+    #: The model field ``field`` names (the one ``value`` was validated for).
+    lookup_field: models.Field[Any, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,15 +374,10 @@ def parse_target(
     raw, source = extract_parameter(request, spec.param, spec.source, view_kwargs)
     # Per request: a router may choose the database from request-local state.
     using = router.db_for_read(model)
-    value = clean_value(
-        raw,
-        plan.field if plan is not None else lookup_field(model, spec.field),
-        max_length=spec.max_length,
-        parameter=spec.param,
-        using=using,
-    )
+    field = plan.field if plan is not None else lookup_field(model, spec.field)
+    value = clean_value(raw, field, max_length=spec.max_length, parameter=spec.param, using=using)
     related = plan.related if plan is not None else None
-    return TargetQuery(model, spec.field, value, spec.param, source, using, related)
+    return TargetQuery(model, spec.field, value, spec.param, source, using, related, field)
 
 
 def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarget:
@@ -364,17 +385,23 @@ def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarge
     the kind's attributes read. Raises :class:`TargetNotFound` or :class:`AmbiguousTarget`.
     """
     model = query.model
-    queryset = model._default_manager.filter(**{query.field: query.value})
-    # The database parse_target chose (and validated the value for): what using() sets,
-    # on the clone filter() just made for us, without cloning it once more.
-    queryset._db = query.using  # type: ignore[attr-defined]
     related = query.related if query.related is not None else _select_related(model, kind)
-    if related:
-        queryset = queryset.select_related(*related)
-    # Two rows tell "exactly one" from "several"; limited in place (this queryset is ours)
-    # rather than by slicing, which clones it once more.
-    queryset.query.set_limits(high=2)
-    found = list(queryset)
+    found = (
+        None
+        if related
+        else lookups.lookup(model, query.field, query.lookup_field, query.value, query.using)
+    )
+    if found is None:
+        queryset = model._default_manager.filter(**{query.field: query.value})
+        # The database parse_target chose (and validated the value for): what using()
+        # sets, on the clone filter() just made for us, without cloning it once more.
+        queryset._db = query.using  # type: ignore[attr-defined]
+        if related:
+            queryset = queryset.select_related(*related)
+        # Two rows tell "exactly one" from "several"; limited in place (this queryset is
+        # ours) rather than by slicing, which clones it once more.
+        queryset.query.set_limits(high=lookups.LIMIT)
+        found = list(queryset)
     if len(found) == 1:
         return ResolvedTarget(found[0], found[0].pk, query.parameter, query.source)
     label = f"{model._meta.label} with {query.field}={query.value!r}"

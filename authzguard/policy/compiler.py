@@ -218,6 +218,7 @@ class CompiledPolicy:
         "_attribute_checks",
         "_closure",
         "_decider",
+        "_direct_cache",
         "_effective_cache",
         "_group_pairs",
         "_group_reads",
@@ -289,6 +290,7 @@ class CompiledPolicy:
             {key: self._reads_through_groups(key, group_reach) for key in self._group_pairs}
         )
         self._effective_cache: dict[tuple[frozenset[str], bool], frozenset[str]] = {}
+        self._direct_cache: dict[tuple[bool, bool, bool], frozenset[str]] = {}
         self._attribute_checks = {
             kind.name: tuple(
                 (a.name, a.type, TYPE_CHECKS[a.type], _FITTING_TYPES[a.type])
@@ -329,6 +331,20 @@ class CompiledPolicy:
         groups: Iterable[str] = (),
     ) -> frozenset[str]:
         """The roles the policy grants to a Django user with these facts."""
+        if not groups:
+            # Without groups there are eight possible answers: remember them.
+            key = (authenticated, superuser, staff)
+            known = self._direct_cache.get(key)
+            if known is None:
+                known = self._direct_cache[key] = self._direct_roles(
+                    authenticated, superuser, staff, ()
+                )
+            return known
+        return self._direct_roles(authenticated, superuser, staff, groups)
+
+    def _direct_roles(
+        self, authenticated: bool, superuser: bool, staff: bool, groups: Iterable[str]
+    ) -> frozenset[str]:
         found: set[str] = set()
         table = self._source_roles
         found.update(table.get("authenticated" if authenticated else "anonymous", ()))

@@ -26,3 +26,38 @@ class ViewCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.view}({self.target})"
+
+
+class ShownManager(models.Manager["Shelved"]):
+    """A default manager that filters: the kind of manager a lookup must never bypass."""
+
+    def get_queryset(self) -> models.QuerySet[Shelved]:
+        return super().get_queryset().filter(hidden=False)
+
+
+class Shelved(models.Model):
+    """Rows the default manager hides."""
+
+    name = models.CharField(max_length=40)
+    hidden = models.BooleanField(default=False)
+
+    objects = ShownManager()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShoutingField(models.CharField):
+    """A field whose database value is converted on the way out (``from_db_value``)."""
+
+    def from_db_value(
+        self, value: str | None, expression: object, connection: object
+    ) -> str | None:
+        return value.upper() if value is not None else None
+
+
+class PinnedNote(Note):
+    """Multi-table inheritance: the lookup joins the parent's table."""
+
+    pinned_at = models.DateTimeField()
+    label = ShoutingField(max_length=40, default="pinned")

@@ -1,0 +1,154 @@
+"""The compiled target lookup builds the instances the ORM builds, or leaves it to the ORM.
+
+These run on the test database (SQLite); ``test_lookups_on_postgresql`` runs this file
+again against PostgreSQL in its own process.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection, connections, models
+from django.test.utils import CaptureQueriesContext
+
+from authzguard import lookups
+from authzguard.exceptions import AmbiguousTarget, TargetNotFound
+from authzguard.resolvers import TargetQuery, fetch_target, lookup_field
+from tests.testapp.models import Note, PinnedNote, Shelved
+
+pytestmark = pytest.mark.django_db
+
+
+def state(obj: models.Model) -> dict[str, Any]:
+    """Everything an instance carries from the database."""
+    return {
+        "class": type(obj),
+        "fields": {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields},
+        "db": obj._state.db,
+        "adding": obj._state.adding,
+        "deferred": obj.get_deferred_fields(),
+    }
+
+
+def compiled(model: type[models.Model], path: str, value: object) -> list[models.Model] | None:
+    return lookups.lookup(model, path, lookup_field(model, path), value, "default")
+
+
+def orm(model: type[models.Model], path: str, value: object) -> list[models.Model]:
+    return list(model._default_manager.filter(**{path: value})[: lookups.LIMIT])
+
+
+@pytest.fixture
+def data() -> dict[str, Any]:
+    ann = User.objects.create_user("ann", "ann@example.com", "pw", first_name="Ann")
+    bob = User.objects.create_user("bob", "bob@example.com", "pw")
+    ann.last_login = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    ann.save()
+    note = Note.objects.create(owner=ann, slug="n1", title="same")
+    Note.objects.create(owner=bob, slug="n2", title="same")
+    pinned = PinnedNote.objects.create(
+        owner=bob,
+        slug="p1",
+        title="pin",
+        pinned_at=datetime.datetime(2026, 5, 6, 7, 8, 9, tzinfo=datetime.UTC),
+        label="quiet",
+    )
+    return {"ann": ann, "bob": bob, "note": note, "pinned": pinned}
+
+
+CASES = [
+    (User, "pk", lambda d: d["ann"].pk),
+    (User, "username", lambda d: "bob"),
+    (User, "email", lambda d: "ann@example.com"),
+    (Note, "pk", lambda d: d["note"].pk),
+    (Note, "slug", lambda d: "n2"),
+    (Note, "token", lambda d: d["note"].token),
+    (Note, "title", lambda d: "same"),  # two rows: ambiguous
+    (Note, "pk", lambda d: 10**9),  # none
+    (Note, "token", lambda d: uuid.uuid4()),  # none
+    (PinnedNote, "pk", lambda d: d["pinned"].pk),
+    (PinnedNote, "slug", lambda d: "p1"),
+]
+
+
+@pytest.mark.parametrize(("model", "path", "value"), CASES)
+def test_the_compiled_lookup_builds_what_the_orm_builds(
+    data: dict[str, Any], model: type[models.Model], path: str, value: Any
+) -> None:
+    wanted = value(data)
+    found = compiled(model, path, wanted)
+    assert found is not None, "this lookup should run compiled"
+    assert [state(o) for o in found] == [state(o) for o in orm(model, path, wanted)]
+    # Again from the cached statement, with another connection-level call.
+    again = compiled(model, path, wanted)
+    assert again is not None
+    assert [state(o) for o in again] == [state(o) for o in found]
+
+
+def test_converters_run_as_the_orm_runs_them(data: dict[str, Any]) -> None:
+    (pinned,) = compiled(PinnedNote, "pk", data["pinned"].pk) or []
+    assert pinned.label == "QUIET"  # ShoutingField.from_db_value
+    assert pinned.pinned_at == data["pinned"].pinned_at
+    (ann,) = compiled(User, "pk", data["ann"].pk) or []
+    assert ann.last_login == datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+
+
+def test_a_manager_that_filters_keeps_the_orm_path() -> None:
+    shown = Shelved.objects.create(name="shown")
+    hidden = Shelved.objects.create(name="hidden", hidden=True)
+    assert compiled(Shelved, "pk", shown.pk) is None
+    query = TargetQuery(Shelved, "pk", hidden.pk, "id", "path", "default", (), None)
+    with pytest.raises(TargetNotFound):
+        fetch_target(query, None)
+    query = TargetQuery(Shelved, "pk", shown.pk, "id", "path", "default", ())
+    assert fetch_target(query, None).obj == shown
+
+
+def test_one_query_through_the_connections_wrappers(data: dict[str, Any]) -> None:
+    compiled(Note, "slug", "n1")  # compile outside the count
+    seen: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(wrapper):
+        (note,) = compiled(Note, "slug", "n1") or []
+    assert note == data["note"]
+    assert len(captured.captured_queries) == 1
+    assert len(seen) == 1 and "LIMIT 2" in seen[0].upper()
+
+
+def test_statements_live_on_their_connection(data: dict[str, Any]) -> None:
+    compiled(Note, "slug", "n1")
+    cache = connections["default"].__dict__[lookups._CACHE_ATTR]
+    assert (Note, "slug") in cache
+    entry = cache[(Note, "slug")]
+    assert isinstance(entry, lookups.CompiledLookup)
+    assert entry.sql.count("%s") == 1
+
+
+def test_fetch_target_reports_none_and_several(data: dict[str, Any]) -> None:
+    field = lookup_field(Note, "title")
+    with pytest.raises(AmbiguousTarget):
+        fetch_target(TargetQuery(Note, "title", "same", "t", "query", "default", (), field), None)
+    with pytest.raises(TargetNotFound):
+        fetch_target(TargetQuery(Note, "title", "nope", "t", "query", "default", (), field), None)
+    found = fetch_target(
+        TargetQuery(Note, "title", "pin", "t", "query", "default", (), field), None
+    )
+    assert found.obj == data["pinned"].note_ptr
+
+
+def test_relations_to_join_keep_the_orm_path(data: dict[str, Any]) -> None:
+    field = lookup_field(Note, "slug")
+    query = TargetQuery(Note, "slug", "n1", "s", "query", "default", ("owner",), field)
+    with CaptureQueriesContext(connection) as captured:
+        target = fetch_target(query, None)
+        assert target.obj.owner.username == "ann"  # joined: no second query
+    assert len(captured.captured_queries) == 1
+    assert "JOIN" in captured.captured_queries[0]["sql"].upper()
