@@ -7,10 +7,14 @@ signed-in owner of the record (a member of one team group):
   ``login_required`` (so it loads the session and the user, as the protected one must)
   and fetches the record itself (``get_object_or_404``). This is the baseline.
 * ``protected``: ``AuthzGuardMiddleware`` and ``@authorize("read", "kind005",
-  target="id", source="path")``; authzguard resolves the target, builds the subject (one
-  group query when a rule on (kind005, read) names a group-granted role: at 10k rules,
-  not at 10), decides on the synthetic policy (bench/synthetic.py, 10 or 10k rules) and
-  hands the object to the view through ``request.authz.target``.
+  target="id", source="path")``; authzguard resolves the target (its compiled lookup,
+  ``authzguard.lookups``), builds the subject (the owner's groups are not read: no rule
+  a group could add changes this allow), decides on the synthetic policy
+  (bench/synthetic.py, 10 or 10k rules) and hands the object to the view through
+  ``request.authz.target``.
+* ``protected, ORM lookup`` (in process only): the same, but the target comes from a
+  resolver doing exactly the baseline's ``get_object_or_404``: the difference to the
+  baseline is the authorization alone.
 
 Both run the same session and authentication middleware against one SQLite file with
 persistent connections; the audit logger is left unconfigured, as the library leaves it.
@@ -105,7 +109,11 @@ def configure(db: str, *, guard: bool, policy_dir: Path | None) -> None:
     django.setup()
 
 
-def _views() -> tuple[Any, Any, Any]:
+def guarded_orm_path(user_id: int) -> str:
+    return f"/guarded-orm/{user_id}/"
+
+
+def _views() -> tuple[Any, Any, Any, Any]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.decorators import login_required
     from django.http import HttpRequest, HttpResponse
@@ -132,7 +140,15 @@ def _views() -> tuple[Any, Any, Any]:
         user = request.authz.target  # type: ignore[attr-defined]
         return HttpResponse(f"{user.pk}:{user.get_username()}")
 
-    return own, own_with_groups, guarded
+    def baseline_lookup(request: HttpRequest, id: str) -> Any:
+        return get_object_or_404(get_user_model(), pk=id)
+
+    @authorize("read", KIND, target=baseline_lookup)
+    def guarded_orm(request: HttpRequest, id: str) -> HttpResponse:
+        user = request.authz.target  # type: ignore[attr-defined]
+        return HttpResponse(f"{user.pk}:{user.get_username()}")
+
+    return own, own_with_groups, guarded, guarded_orm
 
 
 def __getattr__(name: str) -> Any:
@@ -140,11 +156,12 @@ def __getattr__(name: str) -> Any:
     if name == "urlpatterns":
         from django.urls import path
 
-        own, own_with_groups, guarded = _views()
+        own, own_with_groups, guarded, guarded_orm = _views()
         patterns = [
             path("own/<str:id>/", own, name="own"),
             path("own-groups/<str:id>/", own_with_groups, name="own-groups"),
             path("guarded/<str:id>/", guarded, name="guarded"),
+            path("guarded-orm/<str:id>/", guarded_orm, name="guarded-orm"),
         ]
         globals()["urlpatterns"] = patterns
         return patterns
@@ -244,6 +261,7 @@ def in_process(user_id: int, cookie: str, quick: bool) -> dict[str, Any]:
     settings.MIDDLEWARE = [*BASE_MIDDLEWARE, _GUARD_MIDDLEWARE]
     guarded = WSGIHandler()
     own, own_groups, guarded_ = own_path(user_id), own_groups_path(user_id), guarded_path(user_id)
+    guarded_orm = guarded_orm_path(user_id)
     results: dict[str, Any] = {}
     for n in SIZES:
         settings.AUTHZGUARD_POLICY_PATHS = [str(synthetic.policy_dir(n))]
@@ -251,18 +269,21 @@ def in_process(user_id: int, cookie: str, quick: bool) -> dict[str, Any]:
         # Whether any rule on (kind, read) names a group-granted role: only then does the
         # protected endpoint read the user's groups (the baseline never does).
         groups_matter = get_policy().groups_matter(KIND, "read")
-        for handler, path in ((plain, own), (plain, own_groups), (guarded, guarded_)):
+        endpoints = ((plain, own), (plain, own_groups), (guarded, guarded_), (guarded, guarded_orm))
+        for handler, path in endpoints:
             status, body = call(handler, path, cookie)
             if not status.startswith("200"):
                 raise SystemExit(f"{path} at {n} rules answered {status}: {body[:200]!r}")
         baseline_queries = queries_per_request(plain, own, cookie)
         groups_queries = queries_per_request(plain, own_groups, cookie)
         guarded_queries = queries_per_request(guarded, guarded_, cookie)
+        guarded_orm_queries = queries_per_request(guarded, guarded_orm, cookie)
         timings = synthetic.time_interleaved(
             {
                 "self_fetching": lambda: call(plain, own, cookie),
                 "self_fetching_groups": lambda: call(plain, own_groups, cookie),
                 "protected": lambda: call(guarded, guarded_, cookie),
+                "protected_orm": lambda: call(guarded, guarded_orm, cookie),
             },
             budget_s=3.0 if quick else 8.0,
         )
@@ -270,19 +291,23 @@ def in_process(user_id: int, cookie: str, quick: bool) -> dict[str, Any]:
             "self_fetching": timings["self_fetching"].as_json(),
             "self_fetching_groups": timings["self_fetching_groups"].as_json(),
             "protected": timings["protected"].as_json(),
+            "protected_orm": timings["protected_orm"].as_json(),
             "groups_matter": groups_matter,
             "queries": {
                 "self_fetching": baseline_queries,
                 "self_fetching_groups": groups_queries,
                 "protected": guarded_queries,
+                "protected_orm": guarded_orm_queries,
             },
         }
         ratio = timings["protected"].p50 / timings["self_fetching"].p50
+        alone = timings["protected_orm"].p50 / timings["self_fetching"].p50
         print(
             f"  {n:>6} rules: self-fetching {fmt_time(timings['self_fetching'].p50)}, "
-            f"protected {fmt_time(timings['protected'].p50)} ({fmt_ratio(ratio)}); queries "
-            f"{len(baseline_queries)} vs {len(guarded_queries)} (groups "
-            f"{'read: a rule on the pair names a group role' if groups_matter else 'not read'})",
+            f"protected {fmt_time(timings['protected'].p50)} ({fmt_ratio(ratio)}), with the "
+            f"ORM lookup {fmt_time(timings['protected_orm'].p50)} ({fmt_ratio(alone)}); "
+            f"queries {len(baseline_queries)} vs {len(guarded_queries)} (rules on the pair "
+            f"{'name' if groups_matter else 'do not name'} a group-granted role)",
             flush=True,
         )
     return results
@@ -553,18 +578,20 @@ def report(payload: dict[str, Any]) -> None:
         ratio = ours["p50_s"] / base["p50_s"]
         extra = len(data["queries"]["protected"]) - len(data["queries"]["self_fetching"])
         groups = data["self_fetching_groups"]
+        orm = data["protected_orm"]
         rows.append(
             [
                 f"{int(n):,}",
                 fmt_time(base["p50_s"]),
                 f"{fmt_time(groups['p50_s'])} ({fmt_ratio(groups['p50_s'] / base['p50_s'], precise=True)})",
-                f"{fmt_time(ours['p50_s'])} ({fmt_ratio(ratio, precise=True)}; "
-                f"{fmt_ratio(ours['p50_s'] / groups['p50_s'], precise=True)} of +groups)",
+                f"{fmt_time(ours['p50_s'])} ({fmt_ratio(ratio, precise=True)})",
+                f"{fmt_time(orm['p50_s'])} ({fmt_ratio(orm['p50_s'] / base['p50_s'], precise=True)})",
                 f"{fmt_time(base['wall_p50_s'])} / {fmt_time(ours['wall_p50_s'])} "
                 f"({fmt_ratio(ours['wall_p50_s'] / base['wall_p50_s'], precise=True)})",
                 f"{len(data['queries']['self_fetching'])} / "
                 f"{len(data['queries']['self_fetching_groups'])} / "
-                f"{len(data['queries']['protected'])} (+{extra})",
+                f"{len(data['queries']['protected'])} (+{extra}) / "
+                f"{len(data['queries']['protected_orm'])}",
             ]
         )
         targets.append(
@@ -581,8 +608,9 @@ def report(payload: dict[str, Any]) -> None:
             "self-fetching",
             "self-fetching + groups read",
             "protected",
+            "protected, ORM lookup (authorization alone)",
             "wall p50 (self / protected)",
-            "queries (self / +groups / protected)",
+            "queries (self / +groups / protected / ORM lookup)",
         ],
         rows,
     )
