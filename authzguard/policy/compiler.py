@@ -221,6 +221,7 @@ class CompiledPolicy:
         "_direct_cache",
         "_effective_cache",
         "_group_pairs",
+        "_group_reach",
         "_group_reads",
         "_group_roles",
         "_index",
@@ -286,9 +287,9 @@ class CompiledPolicy:
         self._group_pairs = frozenset(
             key for key, names in named.items() if not names.isdisjoint(group_reach)
         )
-        self._group_reads = MappingProxyType(
-            {key: self._reads_through_groups(key, group_reach) for key in self._group_pairs}
-        )
+        self._group_reach = frozenset(group_reach)
+        #: Per pair, filled on first use (see ``groups_could_change``).
+        self._group_reads: dict[tuple[str, str], tuple[tuple[str, str], ...] | None] = {}
         self._effective_cache: dict[tuple[frozenset[str], bool], frozenset[str]] = {}
         self._direct_cache: dict[tuple[bool, bool, bool], frozenset[str]] = {}
         self._attribute_checks = {
@@ -389,7 +390,10 @@ class CompiledPolicy:
             return False
         if not decision.allowed:
             return decision.rule is None and decision.error is None
-        reads = self._group_reads[key]
+        try:
+            reads = self._group_reads[key]
+        except KeyError:
+            reads = self._group_reads[key] = self._reads_through_groups(key)
         if reads is None:
             return True
         attributes = resource.attributes
@@ -399,11 +403,10 @@ class CompiledPolicy:
                 return True
         return False
 
-    def _reads_through_groups(
-        self, key: tuple[str, str], group_reach: set[str]
-    ) -> tuple[tuple[str, str], ...] | None:
+    def _reads_through_groups(self, key: tuple[str, str]) -> tuple[tuple[str, str], ...] | None:
         """The attributes read by the rules of ``key`` that a group-granted role may make
         apply; ``None`` when one of them is a deny or may fail on present attributes."""
+        group_reach = self._group_reach
         denies, allows = self._index.get(key, ((), ()))
         if any(not c.subjects.isdisjoint(group_reach) for c in denies):
             return None

@@ -47,7 +47,7 @@ class Shelved(models.Model):
         return self.name
 
 
-class ShoutingField(models.CharField):
+class ShoutingField(models.CharField):  # type: ignore[type-arg]
     """A field whose database value is converted on the way out (``from_db_value``)."""
 
     def from_db_value(
