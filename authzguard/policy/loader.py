@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TypeVar, cast
 
 from authzguard.exceptions import ConditionError, PolicyError
@@ -515,21 +514,22 @@ class _DocumentReader(_Reader):
                         effect = cast(Effect, text)
                     else:
                         self.report(e, "AZ105", f"effect must be allow or deny, not {text!r}")
-            where: dict[str, Position] = {}
+            # (part, line, column): the first place each subject and action is written.
+            where: list[tuple[str, int, int]] = []
             subjects: list[str] = []
             if (n := spec.get("subjects")) is not None:
                 for name, item in self.names(n, "subjects", SUBJECT_RE, "subject"):
                     subjects.append(name)
-                    where.setdefault(f"subject:{name}", _position(item))
+                    where.append((f"subject:{name}", item.line, item.column))
             actions: list[str] = []
             if (n := spec.get("actions")) is not None:
                 for name, item in self.names(n, "actions", ATTRIBUTE_RE, "action name"):
                     actions.append(name)
-                    where.setdefault(f"action:{name}", _position(item))
+                    where.append((f"action:{name}", item.line, item.column))
             resource = None
             if (n := spec.get("resource")) is not None:
                 resource = self.string(n, "resource", NAME_RE, "resource kind")
-                where["resource"] = _position(n)
+                where.append(("resource", n.line, n.column))
             when = None
             if (w := spec.get("when")) is not None:
                 when = self._condition(w)
@@ -552,7 +552,7 @@ class _DocumentReader(_Reader):
                         when,
                         description,
                         _position(spec),
-                        MappingProxyType(where),
+                        tuple(where),
                     )
                 )
 
