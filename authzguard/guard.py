@@ -174,7 +174,8 @@ class _Prepared:
     #: at use, as every setting is.
     methods: tuple[str, ...] | None
     #: ``None`` without a declarative target, or when it is misdeclared (then
-    #: :func:`parse_target` raises the error, after any 400, as without a plan).
+    #: :func:`parse_target` raises the error where it would without a plan: an unknown
+    #: model before the parameter is read, an unknown field after its 400s).
     target: TargetPlan | None
 
 
