@@ -183,11 +183,12 @@ class _PolicyCache:
     """Per-policy memo: a reload or any ``AUTHZGUARD_*`` settings change (which resets the
     policy, see ``runtime``) brings a new policy object, hence a fresh cache."""
 
-    __slots__ = ("header_key", "policy", "prepared")
+    __slots__ = ("compiled_lookups", "header_key", "policy", "prepared")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.policy = policy
         self.header_key = _header_key()
+        self.compiled_lookups = settings.COMPILED_LOOKUPS
         #: ``id(binding)`` to its preparation; the entry holds the binding, so the id
         #: cannot be reused while the entry exists.
         self.prepared: dict[int, _Prepared] = {}
@@ -326,7 +327,7 @@ def evaluate(
             return outcome
         if query is not None:
             outcome.looked_up = True
-            target = fetch_target(query, kind)
+            target = fetch_target(query, kind, compiled=cache.compiled_lookups)
         elif target is None and custom:
             outcome.looked_up = True
             target = call_resolver(request, spec or TargetSpec(), binding.resolver, view_kwargs)

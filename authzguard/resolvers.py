@@ -380,16 +380,21 @@ def parse_target(
     return TargetQuery(model, spec.field, value, spec.param, source, using, related, field)
 
 
-def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarget:
+def fetch_target(
+    query: TargetQuery, kind: ResourceKind | None, *, compiled: bool = True
+) -> ResolvedTarget:
     """The one object ``query`` designates: one query, joined with the relations that
     the kind's attributes read. Raises :class:`TargetNotFound` or :class:`AmbiguousTarget`.
+
+    ``compiled`` allows the statement compiled once per connection (:mod:`authzguard.lookups`)
+    where it applies; the ORM runs the lookup otherwise.
     """
     model = query.model
     related = query.related if query.related is not None else _select_related(model, kind)
     found = (
-        None
-        if related
-        else lookups.lookup(model, query.field, query.lookup_field, query.value, query.using)
+        lookups.lookup(model, query.field, query.lookup_field, query.value, query.using)
+        if compiled and not related
+        else None
     )
     if found is None:
         queryset = model._default_manager.filter(**{query.field: query.value})

@@ -152,3 +152,25 @@ def test_relations_to_join_keep_the_orm_path(data: dict[str, Any]) -> None:
         assert target.obj.owner.username == "ann"  # joined: no second query
     assert len(captured.captured_queries) == 1
     assert "JOIN" in captured.captured_queries[0]["sql"].upper()
+
+
+def test_the_setting_sends_every_lookup_through_the_orm(
+    data: dict[str, Any], client: Any, settings: Any
+) -> None:
+    """``AUTHZGUARD_COMPILED_LOOKUPS = False``: the guard never compiles a statement."""
+    from django.test import Client
+
+    from authzguard.runtime import reset_policy
+
+    settings.AUTHZGUARD_COMPILED_LOOKUPS = False
+    reset_policy()
+    connections["default"].__dict__.pop(lookups._CACHE_ATTR, None)
+    browser = Client()
+    browser.force_login(data["ann"])
+    response = browser.get(f"/users/{data['ann'].pk}/")
+    assert response.status_code == 200
+    assert lookups._CACHE_ATTR not in connections["default"].__dict__
+    settings.AUTHZGUARD_COMPILED_LOOKUPS = True
+    reset_policy()
+    assert browser.get(f"/users/{data['ann'].pk}/").status_code == 200
+    assert (User, "pk") in connections["default"].__dict__[lookups._CACHE_ATTR]
