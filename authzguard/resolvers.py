@@ -36,6 +36,7 @@ from django.core.exceptions import (
 )
 from django.core.signals import setting_changed
 from django.db import connections, models, router
+from django.db.models.query_utils import DeferredAttribute
 from django.dispatch import receiver
 from django.http import HttpRequest, UnreadablePostError
 from django.utils.module_loading import import_string
@@ -443,7 +444,8 @@ def resolve_target(
     """
     if resolver is not None or spec.resolver:
         return call_resolver(request, spec, resolver, view_kwargs)
-    return fetch_target(parse_target(request, spec, kind, view_kwargs), kind)
+    query = parse_target(request, spec, kind, view_kwargs)
+    return fetch_target(query, kind, compiled=settings.COMPILED_LOOKUPS)
 
 
 def read_attribute(obj: object, path: str) -> object:
@@ -497,13 +499,26 @@ def _plain_field_reader(cls: type, path: str) -> AttributeReader | None:
         return None
     opts = cls._meta
     if parts[0] == "pk":
-        return attrgetter(opts.pk.attname) if opts.pk is not None else None
+        # Model.pk is Django's property over the primary key's attname.
+        if opts.pk is None or not isinstance(getattr(cls, "pk", None), property):
+            return None
+        if cls.pk is not models.Model.pk or not isinstance(
+            getattr(cls, opts.pk.attname, None), DeferredAttribute
+        ):
+            return None
+        return attrgetter(opts.pk.attname)
     try:
         field = opts.get_field(parts[0])
     except FieldDoesNotExist:
         return None
     concrete = getattr(field, "concrete", False) and not field.is_relation
-    if concrete and getattr(field, "attname", None) == path:
+    # Only where Django's own descriptor serves the field: a property of the same name
+    # (on a subclass or proxy) goes through read_attribute, as before.
+    if (
+        concrete
+        and getattr(field, "attname", None) == path
+        and isinstance(getattr(cls, path, None), DeferredAttribute)
+    ):
         return attrgetter(path)
     return None
 

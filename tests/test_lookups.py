@@ -18,7 +18,15 @@ from django.test.utils import CaptureQueriesContext
 from authzguard import lookups
 from authzguard.exceptions import AmbiguousTarget, TargetNotFound
 from authzguard.resolvers import TargetQuery, fetch_target, lookup_field
-from tests.testapp.models import Note, PinnedNote, Shelved
+from tests.testapp.models import (
+    CURRENT_TENANT,
+    Coupon,
+    Note,
+    NoteProxy,
+    PinnedNote,
+    Shelved,
+    TenantDoc,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +133,7 @@ def test_one_query_through_the_connections_wrappers(data: dict[str, Any]) -> Non
 
 def test_statements_live_on_their_connection(data: dict[str, Any]) -> None:
     compiled(Note, "slug", "n1")
-    cache = connections["default"].__dict__[lookups._CACHE_ATTR]
+    cache = connections["default"].__dict__[lookups._CACHE_ATTR][1]
     assert (Note, "slug") in cache
     entry = cache[(Note, "slug")]
     assert isinstance(entry, lookups.CompiledLookup)
@@ -173,4 +181,74 @@ def test_the_setting_sends_every_lookup_through_the_orm(
     settings.AUTHZGUARD_COMPILED_LOOKUPS = True
     reset_policy()
     assert browser.get(f"/users/{data['ann'].pk}/").status_code == 200
-    assert (User, "pk") in connections["default"].__dict__[lookups._CACHE_ATTR]
+    assert (User, "pk") in connections["default"].__dict__[lookups._CACHE_ATTR][1]
+
+
+# -- what must keep the ORM path (or, for proxies, may take the compiled one) ---------------
+
+
+def test_a_proxy_model_gets_instances_of_the_proxy(data: dict[str, Any]) -> None:
+    found = compiled(NoteProxy, "pk", data["note"].pk)
+    assert found is not None
+    assert [state(o) for o in found] == [state(o) for o in orm(NoteProxy, "pk", data["note"].pk)]
+    assert type(found[0]) is NoteProxy
+
+
+def test_a_manager_that_filters_in_filter_keeps_the_orm_path() -> None:
+    """A tenancy manager adds the current tenant in ``filter()``: a statement compiled
+    for one tenant must never answer for another."""
+    TenantDoc.objects.bulk_create([TenantDoc(tenant=1, name="d1"), TenantDoc(tenant=2, name="d1")])
+    CURRENT_TENANT["id"] = 1
+    try:
+        assert compiled(TenantDoc, "name", "d1") is None
+        query = TargetQuery(
+            TenantDoc, "name", "d1", "n", "query", "default", (), lookup_field(TenantDoc, "name")
+        )
+        assert fetch_target(query, None).obj.tenant == 1
+        CURRENT_TENANT["id"] = 2
+        assert fetch_target(query, None).obj.tenant == 2
+    finally:
+        CURRENT_TENANT["id"] = 1
+
+
+def test_a_custom_exact_lookup_keeps_the_orm_path() -> None:
+    """The field compares codes case-insensitively: a statement checked on one value
+    would send another value's parameter unconverted."""
+    Coupon.objects.create(code="alice", holder="victim")
+    Coupon.objects.create(code="Alice", holder="attacker")
+    assert compiled(Coupon, "code", "bob") is None
+    field = lookup_field(Coupon, "code")
+    query = TargetQuery(Coupon, "code", "Alice", "c", "query", "default", (), field)
+    assert fetch_target(query, None).obj.holder == "victim"  # what the ORM answers
+
+
+def test_a_change_of_time_zone_settings_drops_compiled_statements(
+    data: dict[str, Any], settings: Any
+) -> None:
+    compiled(User, "pk", data["ann"].pk)
+    before = connections["default"].__dict__[lookups._CACHE_ATTR]
+    settings.USE_TZ = False
+    (ann,) = compiled(User, "pk", data["ann"].pk) or []
+    assert connections["default"].__dict__[lookups._CACHE_ATTR] is not before
+    assert state(ann) == state(orm(User, "pk", data["ann"].pk)[0])
+    assert ann.last_login is not None and ann.last_login.tzinfo is None
+
+
+def test_a_compiled_statement_holds_no_reference_to_its_connection(data: dict[str, Any]) -> None:
+    import gc
+    import types
+
+    compiled(User, "pk", data["ann"].pk)
+    entry = connections["default"].__dict__[lookups._CACHE_ATTR][1][(User, "pk")]
+    wrapper = connections["default"]
+    seen, stack = set(), [entry]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        assert obj is not wrapper and obj is not wrapper.ops, "a cycle back to the connection"
+        # Classes, modules and functions lead to module globals, hence to everything.
+        if isinstance(obj, (type, str, bytes, int, types.ModuleType, types.FunctionType)):
+            continue
+        stack.extend(gc.get_referents(obj))

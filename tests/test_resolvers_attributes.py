@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 
 from authzguard.policy.model import Attribute, ResourceKind
 from authzguard.resolvers import attribute_reader, read_attribute, resource_attributes
-from tests.testapp.models import Note
+from tests.testapp.models import Note, TitledNote
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +81,10 @@ def test_resource_attributes_are_read_only(note: Note) -> None:
     assert isinstance(attrs, MappingProxyType)
     assert dict(attrs) == {"owner": note.owner_id, "title": "T", "author": "ann"}
     assert dict(resource_attributes(None, kind)) == {}
+
+
+def test_a_property_shadowing_a_field_is_read_like_any_attribute(note: Note) -> None:
+    obj = TitledNote.objects.get(pk=note.pk)
+    assert not isinstance(attribute_reader(TitledNote, "title"), attrgetter)
+    expected = "shadowed T"
+    assert attribute_reader(TitledNote, "title")(obj) == read_attribute(obj, "title") == expected

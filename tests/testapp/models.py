@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -61,3 +62,66 @@ class PinnedNote(Note):
 
     pinned_at = models.DateTimeField()
     label = ShoutingField(max_length=40, default="pinned")
+
+
+class NoteProxy(Note):
+    """A proxy: the lookup builds instances of the proxy class, as the ORM does."""
+
+    class Meta:
+        proxy = True
+
+
+class TitledNote(Note):
+    """A proxy that shadows a field with a property: the property is what code reads."""
+
+    class Meta:
+        proxy = True
+
+    @property
+    def title(self) -> str:
+        return f"shadowed {self._title}"
+
+    @title.setter
+    def title(self, value: str) -> None:
+        self._title = value
+
+
+class CodeField(models.CharField):  # type: ignore[type-arg]
+    """A field with its own ``exact`` lookup: codes compare case-insensitively."""
+
+
+@CodeField.register_lookup
+class CodeExact(models.lookups.Exact):
+    lookup_name = "exact"
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
+        return ("%s", [str(value).lower()])
+
+
+class Coupon(models.Model):
+    code = CodeField(max_length=20)
+    holder = models.CharField(max_length=20)
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+#: The tenant of the current request, as a tenancy middleware would set it.
+CURRENT_TENANT = {"id": 1}
+
+
+class TenantManager(models.Manager["TenantDoc"]):
+    """Keeps ``get_queryset`` but filters in ``filter()``: by request state."""
+
+    def filter(self, *args: Any, **kwargs: Any) -> models.QuerySet[TenantDoc]:
+        return super().filter(*args, tenant=CURRENT_TENANT["id"], **kwargs)
+
+
+class TenantDoc(models.Model):
+    tenant = models.IntegerField()
+    name = models.CharField(max_length=20)
+
+    objects = TenantManager()
+
+    def __str__(self) -> str:
+        return self.name
