@@ -18,6 +18,7 @@ the rules below hold everywhere:
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -137,15 +138,20 @@ def request_id(request: HttpRequest, header_key: str | None = None) -> str:
         key = _header_key() if header_key is None else header_key
         given = request.META.get(key, "") if key else ""
         # 128 random bits as 32 hex digits. An id needs to be unique, not secret (a client
-        # may send its own), so the random module serves, without a system call per
-        # request; it is reseeded in every forked worker.
+        # may send its own): a seeded generator serves, without a system call per request.
         existing = given if given and _REQUEST_ID.fullmatch(given) else _new_request_id()
         request._authzguard_request_id = existing  # type: ignore[attr-defined]
     return existing
 
 
+#: Request ids come from a generator of their own: reseeding the global ``random`` (an
+#: application, a test plugin) must never make two ids equal. Reseeded in forked children.
+_ids = random.Random()  # noqa: S311 - ids must be unique, not unpredictable
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def _new_request_id() -> str:
-    return f"{random.getrandbits(128):032x}"
+    return f"{_ids.getrandbits(128):032x}"
 
 
 def allowed_methods(action: Action) -> tuple[str, ...]:
@@ -183,12 +189,15 @@ class _PolicyCache:
     """Per-policy memo: a reload or any ``AUTHZGUARD_*`` settings change (which resets the
     policy, see ``runtime``) brings a new policy object, hence a fresh cache."""
 
-    __slots__ = ("compiled_lookups", "header_key", "policy", "prepared")
+    __slots__ = ("compiled_lookups", "defer_groups", "header_key", "policy", "prepared")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.policy = policy
         self.header_key = _header_key()
         self.compiled_lookups = settings.COMPILED_LOOKUPS
+        # Reading groups only once an object was found would let a caller count queries
+        # to tell "forbidden" from "no such object": not when existence is hidden.
+        self.defer_groups = not settings.HIDE_EXISTENCE
         #: ``id(binding)`` to its preparation; the entry holds the binding, so the id
         #: cannot be reused while the entry exists.
         self.prepared: dict[int, _Prepared] = {}
@@ -306,9 +315,13 @@ def evaluate(
             query = parse_target(request, spec, kind, view_kwargs, prepared.target)
             authz.parameter, authz.source = query.parameter, query.source
         # Group membership costs a query: decide without it first when it may not matter.
-        subject, groups_pending = subject_without_groups(
-            user, policy, kind=binding.resource, action=binding.action
-        )
+        if cache.defer_groups:
+            subject, groups_pending = subject_without_groups(
+                user, policy, kind=binding.resource, action=binding.action
+            )
+        else:
+            subject = subject_for(user, policy, kind=binding.resource, action=binding.action)
+            groups_pending = False
         if groups_pending and not policy.could_allow(subject, binding.action, binding.resource):
             # Only a group-granted role could allow this: read the groups now.
             subject = subject_for(user, policy, kind=binding.resource, action=binding.action)

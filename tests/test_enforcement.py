@@ -473,6 +473,22 @@ def test_denials_are_audited(alice: User, bob: User, caplog: pytest.LogCaptureFi
     assert len(records[2]["request_id"]) == 32
 
 
+def test_generated_request_ids_stay_unique_when_random_is_reseeded(
+    alice: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Applications and test plugins reseed the global ``random``: ids must not repeat."""
+    import random
+
+    client = signed_in(alice)
+    with caplog.at_level(logging.INFO, logger="authzguard.audit"):
+        for _ in range(3):
+            random.seed(1234)
+            client.get("/sessions/end/")
+    ids = [r.authz["request_id"] for r in caplog.records if r.name == "authzguard.audit"]  # type: ignore[attr-defined]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
 # -- the authorized object reaches the view; the layer adds only the lookups -------------
 
 
@@ -573,6 +589,25 @@ def test_hide_existence_gives_one_404(alice: User, bob: User) -> None:
     assert denied_delete.status_code == missing_delete.status_code == 404
     assert denied_delete.content == missing_delete.content
     assert Client().post("/users/delete/", {"id": bob.pk}).status_code == 302
+
+
+@override_settings(AUTHZGUARD_HIDE_EXISTENCE=True)
+def test_hide_existence_runs_the_same_queries_for_forbidden_and_missing(
+    alice: User, bob: User
+) -> None:
+    """Counting queries must not tell them apart either: groups (which could matter for
+    reading notes) are read before the lookup, found or not, when existence is hidden."""
+    note = Note.objects.create(owner=bob, slug="bobs", title="Bob's")
+    client = signed_in(alice)
+    client.get("/users/987654/")  # warm up: session and user caches alike
+    counts = []
+    for url in (f"/notes/{note.pk}/", "/notes/987654/"):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 404
+        counts.append([q["sql"].split(" FROM ")[-1].split(" WHERE ")[0] for q in captured])
+    assert counts[0] == counts[1]
+    assert any("auth_group" in table for table in counts[0])
 
 
 def test_forbidden_is_django_permission_denied(alice: User, bob: User) -> None:

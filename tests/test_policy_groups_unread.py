@@ -158,3 +158,63 @@ def test_the_answer_matches_deciding_with_the_group(policy: CompiledPolicy) -> N
             assert decision.allowed == with_groups.allowed, (action, attrs)
         # Each "could change" case here does change: the rule is not merely cautious.
         assert could_change == (decision.allowed != with_groups.allowed), (action, attrs)
+
+
+LISTS = """\
+version: 1
+roles:
+  team:
+    granted_to: [{group: team}]
+resources:
+  doc:
+    actions: [read]
+    attributes:
+      owner: {type: key}
+      editors: {type: list}
+rules:
+  - id: own
+    effect: allow
+    subjects: [authenticated]
+    actions: [read]
+    resource: doc
+    when: resource.owner == subject.id
+  - id: team-editors
+    effect: allow
+    subjects: [team]
+    actions: [read]
+    resource: doc
+    when: subject.id in resource.editors
+"""
+
+
+class Touchy:
+    """A list element whose comparison fails (as some array types' do)."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("ambiguous comparison")
+
+    __hash__ = object.__hash__
+
+
+def test_a_list_of_plain_values_cannot_fail_but_other_elements_might(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(LISTS)
+    policy = compile_policy(load_policy([path]))
+    subject = owner(policy)
+    plain = Resource("doc", {"owner": 7, "editors": [1, "x", True, 2.5, None]})
+    decision = policy.decide(subject, "read", plain)
+    assert decision.allowed
+    assert not policy.groups_could_change(decision, subject, "read", plain)
+
+    touchy = Resource("doc", {"owner": 7, "editors": [Touchy()]})
+    decision = policy.decide(subject, "read", touchy)
+    assert decision.allowed
+    assert policy.groups_could_change(decision, subject, "read", touchy)
+    # Rightly: with the group the team rule applies, and its comparison fails.
+    member = Subject(
+        id=7,
+        username="ann",
+        roles=policy.direct_roles(authenticated=True, groups=("team",)),
+        authenticated=True,
+    )
+    assert not policy.decide(member, "read", touchy).allowed

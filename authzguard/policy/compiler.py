@@ -88,6 +88,8 @@ _SUBJECT_CHECKS = tuple(
     (name, kind, TYPE_CHECKS[kind], _FITTING_TYPES[kind])
     for name, kind in SUBJECT_ATTRIBUTES.items()
 )
+#: Element types of a list attribute that compare with anything without failing.
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 #: Bound on the per-policy caches (role sets and decision plans seen); cleared when full.
 _CACHE_LIMIT = 4096
 
@@ -289,7 +291,7 @@ class CompiledPolicy:
         )
         self._group_reach = frozenset(group_reach)
         #: Per pair, filled on first use (see ``groups_could_change``).
-        self._group_reads: dict[tuple[str, str], tuple[tuple[str, str], ...] | None] = {}
+        self._group_reads: dict[tuple[str, str], tuple[tuple[str, str, bool], ...] | None] = {}
         self._effective_cache: dict[tuple[frozenset[str], bool], frozenset[str]] = {}
         self._direct_cache: dict[tuple[bool, bool, bool], frozenset[str]] = {}
         self._attribute_checks = {
@@ -381,9 +383,11 @@ class CompiledPolicy:
         or by a condition that failed, stands whatever the groups. An allow stands when no
         rule reachable through a group-granted role on the pair is a deny and none of
         those rules' conditions can fail on this request: every attribute they read is
-        present and none is typed ``any`` (a declared type rules out every other failure).
-        The rule named may then differ from the one a decision with every role names, as
-        when two allow rules both hold; the outcome never does.
+        present, none is typed ``any``, and a ``list`` holds only strings, numbers and
+        booleans (values of those types compare without failing; the declared type of
+        every other attribute is checked before any rule runs). The rule named may then
+        differ from the one a decision with every role names, as when two allow rules
+        both hold; the outcome never does.
         """
         key = (resource.kind, action)
         if key not in self._group_pairs:
@@ -397,13 +401,17 @@ class CompiledPolicy:
         if reads is None:
             return True
         attributes = resource.attributes
-        for scope, name in reads:
+        for scope, name, is_list in reads:
             value = getattr(subject, name) if scope == "subject" else attributes.get(name)
             if value is None:
                 return True
+            if is_list and not all(type(item) in _PLAIN for item in value):  # type: ignore[union-attr]
+                return True
         return False
 
-    def _reads_through_groups(self, key: tuple[str, str]) -> tuple[tuple[str, str], ...] | None:
+    def _reads_through_groups(
+        self, key: tuple[str, str]
+    ) -> tuple[tuple[str, str, bool], ...] | None:
         """The attributes read by the rules of ``key`` that a group-granted role may make
         apply; ``None`` when one of them is a deny or may fail on present attributes."""
         group_reach = self._group_reach
@@ -411,16 +419,17 @@ class CompiledPolicy:
         if any(not c.subjects.isdisjoint(group_reach) for c in denies):
             return None
         types = {name: a.type for name, a in self.policy.resources[key[0]].attributes.items()}
-        reads: set[tuple[str, str]] = set()
+        reads: set[tuple[str, str, bool]] = set()
         for compiled in allows:
             when = compiled.rule.when
             if when is None or compiled.subjects.isdisjoint(group_reach):
                 continue
             for ref in conditions.refs(when.tree):
                 table = SUBJECT_ATTRIBUTES if ref.scope == "subject" else types
-                if table.get(ref.name, "any") == "any":
+                declared = table.get(ref.name, "any")
+                if declared == "any":
                     return None
-                reads.add((ref.scope, ref.name))
+                reads.add((ref.scope, ref.name, declared == "list"))
         return tuple(sorted(reads))
 
     def effective_roles(self, subject: Subject) -> frozenset[str]:
