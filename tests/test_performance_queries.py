@@ -125,8 +125,8 @@ def test_queries_stay_the_same_from_10_to_2000_rules(
                 client.get(f"/protected/{member.pk}/")
             own = _queries(client, f"/protected/{member.pk}/", b"member")
             assert not any("auth_group" in sql for sql in own)
-            # Another user's record: only the team's rule allows it, so the groups are
-            # read (once), then the target.
+            # Another user's record: the target is fetched, only the team's rule could
+            # allow it, so the groups are read (once) and the policy decides again.
             with django_assert_num_queries(4):
                 client.get(f"/protected/{other.pk}/")
             queries = _queries(client, f"/protected/{other.pk}/", b"other")

@@ -26,7 +26,9 @@ def collector_paused() -> Iterator[None]:
     """Pause cyclic GC for the block; nested and concurrent pauses share one window.
 
     The collector is re-enabled only when the last pause ends, and only if it was enabled
-    when the first began, so an application that disabled GC itself keeps it disabled.
+    when the first began, so an application that disabled GC itself keeps it disabled
+    (one that calls ``gc.disable()`` from another thread *during* a pause finds it
+    enabled again when the pause ends).
     """
     global _depth, _was_enabled
     with _lock:

@@ -34,6 +34,7 @@ _BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 #: keys and names thousands of times, and resolving one runs YAML 1.1's regexes again.
 _RESOLVED: dict[tuple[type[yaml.Node], str, tuple[bool, bool]], str] = {}
 _RESOLVED_LIMIT = 65_536
+_MEMO_LENGTH = 64
 
 
 class _FastLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
@@ -50,6 +51,10 @@ class _FastLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
         return None
 
     def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode or not implicit[0] or len(value) > _MEMO_LENGTH:
+            # Lists, mappings and quoted scalars resolve without a regex; long texts
+            # (descriptions) rarely repeat: only short plain scalars are remembered.
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
         key = (kind, value, implicit)
         tag = _RESOLVED.get(key)
         if tag is None:
