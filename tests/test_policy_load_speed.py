@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from authzguard.exceptions import ConditionError, PolicyError
-from authzguard.policy import compile_policy, conditions, load_policy
+from authzguard.policy import compile_policy, conditions, load_policy, source
 from authzguard.policy.allocation import collector_paused
 from authzguard.policy.source import parse_yaml
 
@@ -178,3 +178,93 @@ def test_remembered_tags_match_the_safe_loader(text: str) -> None:
         got = [(k.text, v.tag) for k, v in tree.items[:2]]  # type: ignore[attr-defined]
         want = [(k.value, v.tag) for k, v in expected.value[:2]]
         assert got == want
+
+
+# -- reading plain documents straight from libyaml's events ------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+REPO_YAML = sorted(
+    [
+        *ROOT.glob("policies/*.yaml"),
+        *ROOT.glob("tests/policies/*.yaml"),
+        *ROOT.glob("tests/enforcement_policies/*.yaml"),
+        *ROOT.glob("tests/fixtures/bad/*.yaml"),
+    ]
+)
+# latin1.yaml is refused as bytes, before any YAML is read.
+REPO_YAML = [p for p in REPO_YAML if p.name != "latin1.yaml"]
+needs_libyaml = pytest.mark.skipif(
+    not hasattr(yaml, "CSafeLoader"), reason="PyYAML was built without libyaml"
+)
+
+
+@needs_libyaml
+@pytest.mark.parametrize("path", REPO_YAML, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_event_path_builds_the_general_paths_tree_or_declines(path: Path) -> None:
+    text = path.read_text("utf-8")
+    fast = source._compose_plain(text, "f.yaml", source.DEFAULT_MAX_NODES)
+    general, findings = source._compose_general(text, "f.yaml", source.DEFAULT_MAX_NODES)
+    if fast is not None:
+        assert findings == []
+        assert fast == general
+    else:
+        # Declined: only where the general path has something to say or refuse.
+        assert findings or general is None or "&" in text or "!" in text
+
+
+def test_every_clean_policy_in_the_repository_takes_the_event_path() -> None:
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML was built without libyaml")
+    clean = [p for p in REPO_YAML if "fixtures" not in p.parts]
+    for path in clean:
+        text = path.read_text("utf-8")
+        assert source._compose_plain(text, "f", source.DEFAULT_MAX_NODES) is not None, path
+
+
+DECLINED = {
+    "anchor and alias": "a: &x {b: 1}\nc: *x\n",
+    "explicit tag": "a: !!str 1\n",
+    "local tag": "a: !thing 1\n",
+    "tagged mapping": "a: !!map {b: 1}\n",
+    "merge key": "a: {b: 1}\nc:\n  <<: {d: 2}\n",
+    "duplicate key": "a: 1\na: 2\n",
+    "mapping as key": "? {a: 1}\n: 2\n",
+    "list as key": "? [a]\n: 2\n",
+    "two documents": "a: 1\n---\nb: 2\n",
+    "empty": "",
+    "only a comment": "# nothing\n",
+    "syntax error": "a: [1, 2\n",
+    "tab indentation": "a:\n\tb: 1\n",
+    "yaml directive": "%YAML 1.1\n---\na: 1\n",
+}
+
+
+@needs_libyaml
+@pytest.mark.parametrize("text", DECLINED.values(), ids=DECLINED.keys())
+def test_anything_unusual_goes_the_general_way(text: str) -> None:
+    assert source._compose_plain(text, "f", source.DEFAULT_MAX_NODES) is None
+
+
+@needs_libyaml
+def test_the_node_budget_is_the_general_paths() -> None:
+    text = "a: [1, 2, 3]\nb: {c: d}\n"  # 10 nodes, the root mapping included
+    general, _ = source._compose_general(text, "f", 10)
+    assert general is not None
+    assert source._compose_plain(text, "f", 10) == general
+    assert source._compose_plain(text, "f", 9) is None
+    assert source._compose_general(text, "f", 9)[1][0].code == "AZ006"
+
+
+@needs_libyaml
+@pytest.mark.parametrize("seed", range(40))
+def test_generated_policies_read_the_same_either_way(seed: int) -> None:
+    import random
+
+    from tests.policy_gen import RandomDraw, generate_policy
+
+    generated = generate_policy(RandomDraw(random.Random(seed)))
+    for text in generated.files.values() or [generated.text]:
+        fast = source._compose_plain(text, "f", source.DEFAULT_MAX_NODES)
+        general, findings = source._compose_general(text, "f", source.DEFAULT_MAX_NODES)
+        assert fast is not None and findings == []
+        assert fast == general
