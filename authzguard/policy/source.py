@@ -35,6 +35,8 @@ _BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 _RESOLVED: dict[tuple[type[yaml.Node], str, tuple[bool, bool]], str] = {}
 _RESOLVED_LIMIT = 65_536
 _MEMO_LENGTH = 64
+#: The same, for the event path: the tag of a plain (unquoted, untagged) scalar by text.
+_PLAIN_TAGS: dict[str, str] = {}
 
 
 class _FastLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
@@ -294,12 +296,18 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
             if kind is yaml.ScalarEvent:
                 if event.anchor is not None or event.tag is not None:
                     return None
-                tag = resolve(yaml.ScalarNode, event.value, event.implicit)
+                value = event.value
+                if not event.implicit[0]:
+                    tag = STR_TAG  # quoted: a string, whatever it says
+                else:
+                    tag = _PLAIN_TAGS.get(value) or resolve(yaml.ScalarNode, value, (True, False))
+                    if len(_PLAIN_TAGS) < _RESOLVED_LIMIT and len(value) <= _MEMO_LENGTH:
+                        _PLAIN_TAGS[value] = tag
                 if tag not in SCALAR_TAGS:
                     return None  # a merge key (<<): the general path refuses it in words
                 mark = event.start_mark
                 node: Node = Scalar(
-                    name, mark.line + 1, mark.column + 1, event.value, tag, not event.style
+                    name, mark.line + 1, mark.column + 1, value, tag, not event.style
                 )
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 if event.anchor is not None or not event.implicit:
