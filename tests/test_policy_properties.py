@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -40,6 +41,15 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=False,
 )
+
+
+def user_facts(draw: HypothesisDraw, authenticated: bool) -> dict[str, Any]:
+    """What a Django user brings besides groups: signed in, superuser, staff."""
+    return {
+        "authenticated": authenticated,
+        "superuser": authenticated and draw.chance(30),
+        "staff": authenticated and draw.chance(30),
+    }
 
 
 @PROPERTY_SETTINGS
@@ -108,9 +118,7 @@ def test_well_typed_requests_follow_the_strict_reading(data: st.DataObject) -> N
         request = generate_request(draw, generated)
         authenticated = request.subject.authenticated
         facts = {
-            "authenticated": authenticated,
-            "superuser": authenticated and draw.chance(30),
-            "staff": authenticated and draw.chance(30),
+            **user_facts(draw, authenticated),
             "groups": subset(draw, [*GROUP_NAMES, "unknown"], 0, 3) if authenticated else [],
         }
         roles = compiled.direct_roles(**facts)
@@ -240,11 +248,7 @@ def test_a_decision_groups_cannot_change_is_the_decision_with_groups(
     for _ in range(draw.integer(1, 8)):
         request = generate_request(draw, generated)
         authenticated = request.subject.authenticated
-        facts = {
-            "authenticated": authenticated,
-            "superuser": authenticated and draw.chance(30),
-            "staff": authenticated and draw.chance(30),
-        }
+        facts = user_facts(draw, authenticated)
         without = dataclasses.replace(
             request.subject, roles=compiled.direct_roles(**facts, groups=())
         )

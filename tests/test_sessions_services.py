@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +19,10 @@ from tests.sessions_support import (
     signed_in,
     store,
 )
+from tests.suites import run_suite
 
 __all__ = ["session_settings"]  # fixtures, used by name
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -83,7 +80,6 @@ def test_postgresql_suite_in_its_own_process(
 ) -> None:
     """Several processes and racing threads need a real server: run that suite against it."""
     env = {
-        **os.environ,
         "AUTHZGUARD_TEST_PGHOST": str(postgres_service["HOST"]),
         "AUTHZGUARD_TEST_PGPORT": str(postgres_service["PORT"]),
         # Per run: several suites may run at once against the same server.
@@ -91,29 +87,5 @@ def test_postgresql_suite_in_its_own_process(
         "AUTHZGUARD_SESSIONS_REDIS_URL": redis_url,
         "AUTHZGUARD_SESSIONS_REDIS_PREFIX": redis_prefix,
     }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/sessions_pg_suite.py",
-            "--ds=tests.sessions_pg_settings",
-            "--create-db",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "-s",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    report = result.stdout[-4000:] + result.stderr[-2000:]
-    assert result.returncode == 0, report
-    assert " passed" in result.stdout, report
-    assert "skipped" not in result.stdout, report
+    report = run_suite(["tests/sessions_pg_suite.py"], "tests.sessions_pg_settings", env, "-s")
     print(report)
