@@ -202,7 +202,12 @@ needs_libyaml = pytest.mark.skipif(
 @pytest.mark.parametrize("path", REPO_YAML, ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_event_path_builds_the_general_paths_tree_or_declines(path: Path) -> None:
     text = path.read_text("utf-8")
-    fast = source._compose_plain(text, "f.yaml", source.DEFAULT_MAX_NODES)
+    try:
+        fast = source._compose_plain(text, "f.yaml", source.DEFAULT_MAX_NODES)
+    except source.TooDeep:
+        with pytest.raises(source.TooDeep):
+            source._compose_general(text, "f.yaml", source.DEFAULT_MAX_NODES)
+        return
     general, findings = source._compose_general(text, "f.yaml", source.DEFAULT_MAX_NODES)
     if fast is not None:
         assert findings == []
@@ -268,3 +273,49 @@ def test_generated_policies_read_the_same_either_way(seed: int) -> None:
         general, findings = source._compose_general(text, "f", source.DEFAULT_MAX_NODES)
         assert fast is not None and findings == []
         assert fast == general
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 100_000 + "]" * 100_000 + "\n",  # plain: libyaml alone would take ~40 s
+        "a: &x 1\nb: " + "{k: " * 2_000 + "v" + "}" * 2_000 + "\n",  # unusual: an anchor
+        "a: 1\na: 2\nb: " + "[" * 500 + "]" * 500 + "\n",  # unusual: a repeated key first
+        "a: 1\n---\nb: " + "[" * 500 + "]" * 500 + "\n",  # deep in a second document
+    ],
+    ids=["plain", "after-an-anchor", "after-a-repeated-key", "second-document"],
+)
+def test_deep_nesting_is_refused_before_any_composer_meets_it(text: str) -> None:
+    tree, findings = parse_yaml(text, "deep.yaml")
+    assert tree is None
+    assert [(f.code, f.message) for f in findings] == [
+        ("AZ008", f"document nests lists and mappings deeper than {source.MAX_DEPTH} levels")
+    ]
+
+
+def test_the_general_path_refuses_deep_nesting_too() -> None:
+    """Without libyaml (or for a file only the general path reads) the converter counts."""
+    text = "a: " + "[" * 70 + "]" * 70 + "\n"
+    with pytest.raises(source.TooDeep):
+        source._compose_general(text, "deep.yaml", source.DEFAULT_MAX_NODES)
+    ok = "a: " + "[" * 60 + "]" * 60 + "\n"
+    assert source._compose_general(ok, "ok.yaml", source.DEFAULT_MAX_NODES)[0] is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", "AZ007"),  # libyaml answers None after the end of the stream
+        ("# only a comment\n", "AZ007"),
+        ("%YAML 1.1\n---\na: 1\n", None),  # a directive: drained, then the general path
+        ("a: &x [1]\nb: *x\n", None),  # an anchor: drained to the end
+    ],
+    ids=["empty", "comment-only", "directive", "alias"],
+)
+def test_the_event_path_ends_with_the_stream(text: str, code: str | None) -> None:
+    assert source._compose_plain(text, "f.yaml", source.DEFAULT_MAX_NODES) is None
+    tree, findings = parse_yaml(text, "f.yaml")
+    if code is None:
+        assert tree is not None and findings == []
+    else:
+        assert tree is None and [f.code for f in findings] == [code]

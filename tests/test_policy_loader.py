@@ -86,6 +86,9 @@ EXPECTED: dict[str, list[tuple[int, int, str, str, str]]] = {
             "resource: YAML 1.1 reads '1:20' as a number; quote it (\"1:20\") if you mean the text",
         ),
     ],
+    "deep_nesting.yaml": [
+        (3, 67, "error", "AZ008", "document nests lists and mappings deeper than 64 levels"),
+    ],
     "alias_bomb.yaml": [
         (
             2,

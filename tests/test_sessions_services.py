@@ -24,7 +24,6 @@ from tests.suites import run_suite
 __all__ = ["session_settings"]  # fixtures, used by name
 
 
-
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     import redis

@@ -20,6 +20,7 @@ CODES: dict[str, str] = {
     "AZ005": "duplicate-key",
     "AZ006": "alias-limit",
     "AZ007": "empty-file",
+    "AZ008": "nesting-limit",
     "AZ101": "unknown-key",
     "AZ102": "wrong-type",
     "AZ103": "ambiguous-scalar",

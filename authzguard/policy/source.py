@@ -10,6 +10,7 @@ outside YAML's core scalar tags is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,8 @@ class _FastLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
 
 
 DEFAULT_MAX_BYTES = 1024 * 1024
+#: Lists and mappings inside each other; a policy needs about six.
+MAX_DEPTH = 64
 #: Nodes visited while expanding aliases; a "billion laughs" document stops here.
 DEFAULT_MAX_NODES = 100_000
 
@@ -143,6 +146,8 @@ class _Converter:
         self.budget = max_nodes
         self.findings: list[Finding] = []
         self.exhausted = False
+        #: Lists and mappings open around the node being converted.
+        self.depth = 0
 
     def error(self, mark: yaml.Mark | None, code: str, message: str) -> None:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -177,18 +182,24 @@ class _Converter:
             return Scalar(
                 self.file, mark.line + 1, mark.column + 1, node.value, tag, not node.style
             )
-        if isinstance(node, yaml.SequenceNode):
-            if tag != SEQ_TAG:
-                self.error(mark, "AZ004", f"tag {short_tag(tag)} is not allowed in a policy")
-                return None
-            convert = self.convert
-            items = [item for child in node.value if (item := convert(child)) is not None]
-            return Sequence(self.file, mark.line + 1, mark.column + 1, tuple(items))
-        if isinstance(node, yaml.MappingNode):
-            if tag != MAP_TAG:
-                self.error(mark, "AZ004", f"tag {short_tag(tag)} is not allowed in a policy")
-                return None
-            return self._mapping(node, mark.line + 1, mark.column + 1)
+        if self.depth >= MAX_DEPTH:
+            raise TooDeep(mark.line + 1, mark.column + 1)
+        self.depth += 1
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if tag != SEQ_TAG:
+                    self.error(mark, "AZ004", f"tag {short_tag(tag)} is not allowed in a policy")
+                    return None
+                convert = self.convert
+                items = [item for child in node.value if (item := convert(child)) is not None]
+                return Sequence(self.file, mark.line + 1, mark.column + 1, tuple(items))
+            if isinstance(node, yaml.MappingNode):
+                if tag != MAP_TAG:
+                    self.error(mark, "AZ004", f"tag {short_tag(tag)} is not allowed in a policy")
+                    return None
+                return self._mapping(node, mark.line + 1, mark.column + 1)
+        finally:
+            self.depth -= 1
         self.error(mark, "AZ003", "unsupported YAML node")  # pragma: no cover
         return None
 
@@ -266,6 +277,14 @@ def read_yaml(
     return parse_bytes(raw, name, max_nodes=max_nodes)
 
 
+class TooDeep(Exception):
+    """A document nests lists and mappings deeper than ``MAX_DEPTH``."""
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__(line, column)
+        self.line, self.column = line, column
+
+
 def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
     """The node tree of a document written the plain way, straight from libyaml's events.
 
@@ -273,21 +292,27 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
     builds their tree without PyYAML's node objects in between (about a fifth of reading
     a large policy). Anything else, an anchor, an alias, a tag, a merge key, a repeated
     or non-scalar key, a second document, a syntax error, too many nodes, answers
-    ``None``: the general path then reads the file and words every finding.
+    ``None``: the general path then reads the file and words every finding. Either way
+    the whole stream is read here first, and nesting deeper than ``MAX_DEPTH`` raises
+    :class:`TooDeep` before any recursive composer meets it (libyaml's slows down and
+    finally crashes on a megabyte of ``[``).
     """
     if _BASE_LOADER is yaml.SafeLoader:
         return None  # PyYAML without libyaml: no event stream worth taking
     loader = _FastLoader(text)
+    get = loader.get_event
+    resolve = loader.resolve
+    # One entry per open collection: (is a mapping, its items, line, column).
+    stack: list[tuple[bool, list[Node], int, int]] = []
     try:
-        get = loader.get_event
-        resolve = loader.resolve
         if type(get()) is not yaml.StreamStartEvent:
             return None
         start = get()
-        if type(start) is not yaml.DocumentStartEvent or start.version or start.tags:
+        if type(start) is not yaml.DocumentStartEvent:
+            return None  # an empty stream: the general path says so
+        if start.version or start.tags:
+            _drain(get, 0)
             return None
-        # One entry per open collection: (is a mapping, its items, line, column).
-        stack: list[tuple[bool, list[Node], int, int]] = []
         root: Node | None = None
         budget = max_nodes
         while True:
@@ -295,6 +320,7 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
             kind = type(event)
             if kind is yaml.ScalarEvent:
                 if event.anchor is not None or event.tag is not None:
+                    _drain(get, len(stack))
                     return None
                 value = event.value
                 if not event.implicit[0]:
@@ -304,15 +330,20 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
                     if len(_PLAIN_TAGS) < _RESOLVED_LIMIT and len(value) <= _MEMO_LENGTH:
                         _PLAIN_TAGS[value] = tag
                 if tag not in SCALAR_TAGS:
-                    return None  # a merge key (<<): the general path refuses it in words
+                    # A merge key (<<): the general path refuses it in words.
+                    _drain(get, len(stack))
+                    return None
                 mark = event.start_mark
                 node: Node = Scalar(
                     name, mark.line + 1, mark.column + 1, value, tag, not event.style
                 )
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                if event.anchor is not None or not event.implicit:
-                    return None
                 mark = event.start_mark
+                if len(stack) >= MAX_DEPTH:
+                    raise TooDeep(mark.line + 1, mark.column + 1)
+                if event.anchor is not None or not event.implicit:
+                    _drain(get, len(stack) + 1)
+                    return None
                 stack.append((kind is yaml.MappingStartEvent, [], mark.line + 1, mark.column + 1))
                 continue
             elif kind is yaml.MappingEndEvent:
@@ -320,18 +351,25 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
                 keys, values = items[0::2], items[1::2]
                 texts = {key.text for key in keys if isinstance(key, Scalar)}
                 if len(texts) != len(keys):
-                    return None  # a repeated key, or a key that is not a scalar
+                    # A repeated key, or a key that is not a scalar.
+                    _drain(get, len(stack))
+                    return None
                 pairs = tuple(zip(keys, values, strict=True))
                 node = Mapping(name, line, column, pairs)  # type: ignore[arg-type]
             elif kind is yaml.SequenceEndEvent:
                 _, items, line, column = stack.pop()
                 node = Sequence(name, line, column, tuple(items))
             elif kind is yaml.DocumentEndEvent:
-                return root if type(get()) is yaml.StreamEndEvent else None
+                if type(get()) is yaml.StreamEndEvent:
+                    return root
+                _drain(get, 0)  # another document
+                return None
             else:
-                return None  # an alias
+                _drain(get, len(stack))  # an alias
+                return None
             budget -= 1
             if budget < 0:
+                _drain(get, len(stack))
                 return None
             if stack:
                 stack[-1][1].append(node)
@@ -341,13 +379,37 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
         return None
 
 
+def _drain(get: Callable[[], yaml.Event | None], depth: int) -> None:
+    """Read the rest of the stream for its nesting only (raises :class:`TooDeep`)."""
+    while (event := get()) is not None:  # libyaml answers None once the stream has ended
+        kind = type(event)
+        if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if depth >= MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                raise TooDeep(line, column)
+            depth += 1
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            depth -= 1
+        elif kind is yaml.StreamEndEvent:
+            return
+
+
 def parse_yaml(
     text: str, name: str, *, max_nodes: int = DEFAULT_MAX_NODES
 ) -> tuple[Node | None, list[Finding]]:
-    tree = _compose_plain(text, name, max_nodes)
-    if tree is not None:
-        return tree, []
-    return _compose_general(text, name, max_nodes)
+    try:
+        tree = _compose_plain(text, name, max_nodes)
+        if tree is not None:
+            return tree, []
+        return _compose_general(text, name, max_nodes)
+    except TooDeep as exc:
+        return None, [_too_deep(name, exc.line, exc.column)]
+
+
+def _too_deep(name: str, line: int, column: int) -> Finding:
+    reason = f"document nests lists and mappings deeper than {MAX_DEPTH} levels"
+    return Finding(name, line, column, "error", "AZ008", reason)
 
 
 def _compose_general(text: str, name: str, max_nodes: int) -> tuple[Node | None, list[Finding]]:
@@ -359,6 +421,10 @@ def _compose_general(text: str, name: str, max_nodes: int) -> tuple[Node | None,
             # libyaml words its errors differently; the pure-Python parser gives the
             # messages documented (and tested) for every platform.
             composed = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        # PyYAML's pure-Python composer recurses per level (without libyaml only: with
+        # it, _compose_plain has measured the nesting first).
+        raise TooDeep(1, 1) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
