@@ -92,7 +92,8 @@ class Settings:
     @property
     def COMPILED_LOOKUPS(self) -> bool:
         """Run declarative target lookups as statements compiled once per connection
-        (stock managers, nothing joined); ``False`` sends every lookup through the ORM.
+        (stock managers, no related objects selected); ``False`` sends every lookup
+        through the ORM.
         Default: ``True``."""
         return bool(self._get("AUTHZGUARD_COMPILED_LOOKUPS", True))
 

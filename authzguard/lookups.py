@@ -2,8 +2,7 @@
 
 Looking a target up through the ORM builds a queryset, resolves the lookup and compiles
 SQL on every request: on a small page that is about a fifth of the request. For the
-common case, a model behind its stock manager looked up by one field with nothing
-joined, the statement the ORM compiles is the same for every value but the parameter.
+common case, a model behind its stock manager looked up by one field, the statement the ORM compiles is the same for every value but the parameter.
 This module asks the ORM for that statement once per (model, field) and connection,
 checks that it is exactly one stock ``exact`` comparison of the field's column with one
 parameter, and then runs it directly: the same SQL, the field's own conversion of the
@@ -12,7 +11,12 @@ value to its database form (what that lookup does), the ORM's row converters and
 
 Anything unusual keeps the ORM path: a manager that overrides ``get_queryset`` or
 ``filter`` or uses another queryset class (either could filter by request state), a
-custom ``exact`` lookup, relations to join, an extra or annotated column. Statements
+custom ``exact`` lookup, related objects to select, an extra or annotated column, and a
+value the field prepares as ``None`` (or ``""`` where the database stores it as NULL),
+which the ORM compares with ``IS NULL``. A lookup through a relation
+(``owner__email``) compiles too: its joins are the same for every value. Hooks that
+work below the cursor (``connection.execute_wrapper``) see every statement; hooks that
+patch the SQL compiler see it once per connection, when it is compiled. Statements
 live on the connection object they were compiled for, so they follow its lifetime, never
 cross threads and hold no reference back to it; a change of the settings that shape
 converted values (``USE_TZ``, ``TIME_ZONE``, ``DATABASES``) drops them all.
@@ -21,12 +25,13 @@ converted values (``USE_TZ``, ``TIME_ZONE``, ``DATABASES``) drops them all.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.signals import setting_changed
-from django.db import connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
 from django.db.models import Manager, QuerySet
 from django.db.models import lookups as stock_lookups
 from django.db.models.expressions import Col
@@ -35,6 +40,8 @@ from django.dispatch import receiver
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
+
+logger = logging.getLogger("authzguard")
 
 #: Attribute of a ``DatabaseWrapper`` holding ``(generation, {(model, field): lookup})``.
 _CACHE_ATTR = "_authzguard_lookups"
@@ -79,8 +86,12 @@ class CompiledLookup:
     #: Per converted column: its position and its converters, in the ORM's order.
     converters: tuple[tuple[int, tuple[Converter, ...]], ...]
 
-    def fetch(self, connection: BaseDatabaseWrapper, value: object) -> list[models.Model]:
-        param = self.field.get_db_prep_value(value, connection, prepared=False)
+    def fetch(self, connection: BaseDatabaseWrapper, value: object) -> list[models.Model] | None:
+        """The rows for ``value``, or ``None`` when the ORM would not compare it with ``=``."""
+        prepared = self.field.get_prep_value(value)
+        if _is_null(prepared, connection):
+            return None
+        param = self.field.get_db_prep_value(prepared, connection, prepared=True)
         with connection.cursor() as cursor:
             cursor.execute(self.sql, (param,))
             rows = cursor.fetchall()
@@ -100,6 +111,17 @@ class CompiledLookup:
                 row[position] = item
             found.append(model.from_db(alias, init_list, row[start:end]))
         return found
+
+
+def _is_null(prepared: object, connection: BaseDatabaseWrapper) -> bool:
+    """Whether the ORM compares this prepared value with ``IS NULL`` rather than ``=``."""
+    if prepared is None:
+        return True
+    if prepared != "":
+        return False
+    # Query.build_lookup asks the default database (Oracle stores "" as NULL).
+    default = connections[DEFAULT_DB_ALIAS].features.interprets_empty_strings_as_nulls
+    return bool(default or connection.features.interprets_empty_strings_as_nulls)
 
 
 def _stock_manager(model: type[models.Model]) -> Manager[Any] | None:
@@ -211,11 +233,19 @@ def lookup(
         compiled = cache[key]
     except KeyError:
         try:
+            if _is_null(field.get_prep_value(value), connection):
+                return None  # IS NULL: nothing to learn about other values, nothing kept
             compiled = compile_lookup(model, field_path, field, value, connection)
-        except Exception:
+        except DatabaseError:
             # Possibly passing (a database probe while compiling): the ORM runs this
             # lookup, and the next request tries again.
+            logger.debug("compiling the %s lookup failed; the ORM runs it", key, exc_info=True)
             return None
+        except Exception:
+            # Not the database: it would fail the same way every time, so this
+            # connection keeps the ORM path for the lookup.
+            logger.debug("cannot compile the %s lookup; the ORM runs it", key, exc_info=True)
+            compiled = None
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         cache[key] = compiled

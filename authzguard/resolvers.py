@@ -36,6 +36,7 @@ from django.core.exceptions import (
 )
 from django.core.signals import setting_changed
 from django.db import connections, models, router
+from django.db.models import QuerySet
 from django.db.models.query_utils import DeferredAttribute
 from django.dispatch import receiver
 from django.http import HttpRequest, UnreadablePostError
@@ -398,10 +399,15 @@ def fetch_target(
         else None
     )
     if found is None:
+        # filter() on the manager first: a manager that overrides it (a tenant filter,
+        # say) is honoured; using() on a plain QuerySet would bypass it.
         queryset = model._default_manager.filter(**{query.field: query.value})
-        # The database parse_target chose (and validated the value for): what using()
-        # sets, on the clone filter() just made for us, without cloning it once more.
-        queryset._db = query.using  # type: ignore[attr-defined]
+        if type(queryset).using is QuerySet.using:
+            # The database parse_target chose (and validated the value for): what
+            # using() sets, on the clone filter() just made, without cloning it again.
+            queryset._db = query.using  # type: ignore[attr-defined]
+        else:
+            queryset = queryset.using(query.using)  # its own using(): a router, a pin
         if related:
             queryset = queryset.select_related(*related)
         # Two rows tell "exactly one" from "several"; limited in place (this queryset is

@@ -20,6 +20,9 @@ from authzguard.exceptions import AmbiguousTarget, TargetNotFound
 from authzguard.resolvers import TargetQuery, fetch_target, lookup_field
 from tests.testapp.models import (
     CURRENT_TENANT,
+    USING_CALLS,
+    Archived,
+    Badge,
     Coupon,
     Note,
     NoteProxy,
@@ -252,3 +255,62 @@ def test_a_compiled_statement_holds_no_reference_to_its_connection(data: dict[st
         if isinstance(obj, (type, str, bytes, int, types.ModuleType, types.FunctionType)):
             continue
         stack.extend(gc.get_referents(obj))
+
+
+@pytest.mark.parametrize("first", ["x", "-"], ids=["compiled-first", "null-first"])
+def test_a_value_the_field_prepares_as_null_is_the_orms_is_null(first: str) -> None:
+    """``"-"`` prepares to ``None``: the ORM matches the NULL row with ``IS NULL``, and so
+    does every lookup, whichever value a connection saw first."""
+    connections["default"].__dict__.pop(lookups._CACHE_ATTR, None)
+    Badge.objects.create(code=None, name="null-coded")
+    Badge.objects.create(code="x", name="x-coded")
+    field = lookup_field(Badge, "code")
+
+    def name(value: str) -> str:
+        query = TargetQuery(Badge, "code", value, "c", "query", "default", (), field)
+        return str(fetch_target(query, None).obj.name)
+
+    assert name(first) == {"x": "x-coded", "-": "null-coded"}[first]
+    assert name("-") == "null-coded" == orm(Badge, "code", "-")[0].name
+    assert name("x") == "x-coded"
+    assert compiled(Badge, "code", "-") is None  # never sent as "= NULL"
+    assert compiled(Badge, "code", "x") is not None  # the statement still serves the rest
+
+
+def test_a_querysets_own_using_is_honoured() -> None:
+    """A queryset class that routes ``using()`` itself (here: "replica" reads go to the
+    primary) keeps the ORM path, and the ORM path calls that ``using()``."""
+    Archived.objects.create(name="kept")
+    USING_CALLS.clear()
+    field = lookup_field(Archived, "name")
+    query = TargetQuery(Archived, "name", "kept", "n", "query", "replica", (), field)
+    assert fetch_target(query, None, compiled=False).obj.name == "kept"
+    assert USING_CALLS == ["replica"]
+    assert compiled(Archived, "name", "kept") is None  # another queryset class
+
+
+def test_a_compile_that_cannot_succeed_is_not_retried(
+    data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error that is not the database's would recur: the ORM keeps the lookup, and
+    the connection stops trying; a database error is tried again on the next lookup."""
+    from django.db import DatabaseError
+
+    calls = []
+
+    def failing(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        raise error
+
+    connections["default"].__dict__.pop(lookups._CACHE_ATTR, None)
+    monkeypatch.setattr(lookups, "compile_lookup", failing)
+    error: Exception = DatabaseError("gone away")
+    assert compiled(Note, "slug", "n1") is None
+    assert compiled(Note, "slug", "n1") is None
+    assert len(calls) == 2
+    error = TypeError("a field the compiler does not know")
+    assert compiled(Note, "slug", "n1") is None
+    assert compiled(Note, "slug", "n1") is None
+    assert len(calls) == 3
+    query = TargetQuery(Note, "slug", "n1", "s", "query", "default", (), lookup_field(Note, "slug"))
+    assert fetch_target(query, None).obj == data["note"]

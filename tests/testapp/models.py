@@ -125,3 +125,40 @@ class TenantDoc(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DashIsNullField(models.CharField):  # type: ignore[type-arg]
+    """Prepares ``"-"`` as ``None``: the ORM then compares with ``IS NULL``."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        return None if value == "-" else value
+
+
+class Badge(models.Model):
+    code = DashIsNullField(max_length=20, null=True)
+    name = models.CharField(max_length=20)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+#: The aliases ``ReplicaQuerySet.using`` was asked for.
+USING_CALLS: list[str | None] = []
+
+
+class ReplicaQuerySet(models.QuerySet["Archived"]):
+    """Its own ``using()``: reads meant for a "replica" alias go to the primary."""
+
+    def using(self, alias: str | None) -> ReplicaQuerySet:
+        USING_CALLS.append(alias)
+        return super().using("default" if alias == "replica" else alias)
+
+
+class Archived(models.Model):
+    name = models.CharField(max_length=20)
+
+    objects = ReplicaQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.name
