@@ -351,8 +351,12 @@ def evaluate(
             attributes = resource_attributes(target.obj, kind)
         resource = Resource(binding.resource, attributes)
         decision = policy.decide(subject, binding.action, resource)
-        if groups_pending and policy.groups_could_change(
-            decision, subject, binding.action, resource
+        # A deny reads the groups too, though they cannot undo it: so the queries a
+        # refused caller runs, and the rule its audit record names, do not depend on
+        # which of the object's attributes a deny rule matched.
+        if groups_pending and (
+            not decision.allowed
+            or policy.groups_could_change(decision, subject, binding.action, resource)
         ):
             subject = authz.subject = subject_for(
                 user, policy, kind=binding.resource, action=binding.action

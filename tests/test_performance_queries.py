@@ -6,6 +6,7 @@ A view protected by ``@authorize`` is compared with the same view written by han
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,76 @@ def test_queries_stay_the_same_from_10_to_2000_rules(
             assert sum('"auth_user"' in sql and "auth_group" not in sql for sql in extra) == 1
             counts.append((len(own), len(queries)))
     assert counts[0] == counts[1]
+
+
+DENY_POLICY = """\
+version: 1
+roles:
+  team:
+    granted_to: [{group: team}]
+resources:
+  profile:
+    model: auth.User
+    actions: {read: {}}
+    attributes:
+      id: {type: key, field: pk}
+      active: {type: bool, field: is_active}
+      staff: {type: bool, field: is_staff}
+rules:
+  - {id: own, effect: allow, subjects: [authenticated], actions: [read], resource: profile,
+     when: resource.id == subject.id}
+  - {id: team-reads, effect: allow, subjects: [team], actions: [read], resource: profile}
+  - {id: team-not-staff, effect: deny, subjects: [team], actions: [read], resource: profile,
+     when: resource.staff == true}
+  - {id: hide-inactive, effect: deny, subjects: ["*"], actions: [read], resource: profile,
+     when: resource.active == false}
+"""
+
+
+@authorize("read", "profile", target="id", source="path")
+def profile(request: HttpRequest, id: str) -> HttpResponse:
+    return HttpResponse(request.authz.target.get_username())  # type: ignore[attr-defined]
+
+
+class DenyUrls:
+    """A URLconf of its own (Django takes any object with ``urlpatterns``)."""
+
+    urlpatterns = [path("profile/<str:id>/", profile)]
+
+
+def test_a_refused_callers_queries_do_not_tell_which_deny_matched(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Groups can only add rules, so a deny found without them stands; they are read all
+    the same, so that a refused caller's queries do not depend on whether the object
+    matched a deny rule's condition, and the audit names the rule that deciding with
+    every role names."""
+    (tmp_path / "policy.yaml").write_text(DENY_POLICY)
+    outsider = User.objects.create_user("outsider", "o@example.com", "pw")
+    member = User.objects.create_user("member", "m@example.com", "pw")
+    member.groups.add(Group.objects.create(name="team"))
+    active = User.objects.create_user("active", "a@example.com", "pw")
+    inactive = User.objects.create_user("inactive", "i@example.com", "pw", is_active=False)
+    boss = User.objects.create_user("boss", "b@example.com", "pw", is_active=False, is_staff=True)
+    client = Client()
+    client.force_login(outsider)
+    queries = {}
+    with override_settings(ROOT_URLCONF=DenyUrls, AUTHZGUARD_POLICY_PATHS=[tmp_path]):
+        reset_policy()
+        for target in (active, inactive):  # no rule matches / hide-inactive denies
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(f"/profile/{target.pk}/").status_code == 403
+            queries[target.username] = [q["sql"] for q in captured.captured_queries]
+        client.force_login(member)
+        with caplog.at_level(logging.INFO, logger="authzguard.audit"):
+            assert client.get(f"/profile/{active.pk}/").status_code == 200
+            assert client.get(f"/profile/{boss.pk}/").status_code == 403
+    reset_policy()
+    # Session, request.user, the target, the groups: the same four either way.
+    assert len(queries["active"]) == len(queries["inactive"]) == 4
+    assert all(sum("auth_group" in sql for sql in q) == 1 for q in queries.values())
+    records = [r.authz for r in caplog.records if r.name == "authzguard.audit"]  # type: ignore[attr-defined]
+    assert [(r["decision"], r["rule"]) for r in records] == [
+        ("allow", "team-reads"),
+        ("deny", "team-not-staff"),  # with the group; without it, hide-inactive
+    ]

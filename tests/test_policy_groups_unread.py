@@ -218,3 +218,78 @@ def test_a_list_of_plain_values_cannot_fail_but_other_elements_might(tmp_path: P
         authenticated=True,
     )
     assert not policy.decide(member, "read", touchy).allowed
+
+
+SUBCLASSES = """\
+version: 1
+roles:
+  team:
+    granted_to: [{group: team}]
+resources:
+  doc:
+    actions: [read]
+    attributes:
+      owner: {type: key}
+      region: {type: str}
+      editors: {type: list}
+rules:
+  - id: own
+    effect: allow
+    subjects: [authenticated]
+    actions: [read]
+    resource: doc
+    when: resource.owner == subject.id
+  - id: team-read
+    effect: allow
+    subjects: [team]
+    actions: [read]
+    resource: doc
+    when: resource.region == 'eu' or subject.id in resource.editors
+"""
+
+
+class TouchyText(str):
+    """Passes the ``str`` type check, but compares by code of its own, which fails."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("ambiguous comparison")
+
+    __hash__ = str.__hash__
+
+
+class GuardedList(list):  # type: ignore[type-arg]
+    """Passes the ``list`` type check, but its membership test fails."""
+
+    def __contains__(self, item: object) -> bool:
+        raise ValueError("no membership test")
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"owner": 7, "region": TouchyText("us"), "editors": [1, 2]},
+        {"owner": 7, "region": "us", "editors": GuardedList([1, 2])},
+    ],
+    ids=["str-subclass", "list-subclass"],
+)
+def test_values_of_a_subclass_need_the_groups(tmp_path: Path, attrs: dict[str, object]) -> None:
+    """Without the group the owner is allowed; with it the team rule's condition fails,
+    which denies. Only exact plain types let the groups go unread."""
+    path = tmp_path / "p.yaml"
+    path.write_text(SUBCLASSES)
+    policy = compile_policy(load_policy([path]))
+    subject = owner(policy)
+    resource = Resource("doc", attrs)
+    decision = policy.decide(subject, "read", resource)
+    assert decision.allowed
+    assert policy.groups_could_change(decision, subject, "read", resource)
+    member = Subject(
+        id=7,
+        username="ann",
+        roles=policy.direct_roles(authenticated=True, groups=("team",)),
+        authenticated=True,
+    )
+    assert not policy.decide(member, "read", resource).allowed
+    plain = Resource("doc", {"owner": 7, "region": "us", "editors": [1, 2]})
+    decision = policy.decide(subject, "read", plain)
+    assert decision.allowed and not policy.groups_could_change(decision, subject, "read", plain)

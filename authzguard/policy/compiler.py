@@ -88,8 +88,9 @@ _SUBJECT_CHECKS = tuple(
     (name, kind, TYPE_CHECKS[kind], _FITTING_TYPES[kind])
     for name, kind in SUBJECT_ATTRIBUTES.items()
 )
-#: Element types of a list attribute that compare with anything without failing.
+#: Exact types that compare with anything without failing (values, and list elements).
 _PLAIN = frozenset({str, int, bool, float, type(None)})
+_SEQUENCES = frozenset({list, tuple})
 #: Bound on the per-policy caches (role sets and decision plans seen); cleared when full.
 _CACHE_LIMIT = 4096
 
@@ -383,9 +384,10 @@ class CompiledPolicy:
         or by a condition that failed, stands whatever the groups. An allow stands when no
         rule reachable through a group-granted role on the pair is a deny and none of
         those rules' conditions can fail on this request: every attribute they read is
-        present, none is typed ``any``, and a ``list`` holds only strings, numbers and
-        booleans (values of those types compare without failing; the declared type of
-        every other attribute is checked before any rule runs). The rule named may then
+        present, none is typed ``any``, every value is exactly a string, number or
+        boolean, or a plain list or tuple of those (such values compare without failing;
+        a subclass may not, and the declared type of every other attribute is checked
+        before any rule runs). The rule named may then
         differ from the one a decision with every role names, as when two allow rules
         both hold; the outcome never does.
         """
@@ -403,9 +405,15 @@ class CompiledPolicy:
         attributes = resource.attributes
         for scope, name, is_list in reads:
             value = getattr(subject, name) if scope == "subject" else attributes.get(name)
-            if value is None:
-                return True
-            if is_list and not all(type(item) in _PLAIN for item in value):  # type: ignore[union-attr]
+            # Exact types only: a subclass passes the declared-type check but may compare
+            # (or test membership) by code of its own, which can fail.
+            if is_list:
+                if type(value) not in _SEQUENCES or not all(
+                    type(item) in _PLAIN
+                    for item in value  # type: ignore[union-attr]
+                ):
+                    return True
+            elif value is None or type(value) not in _PLAIN:
                 return True
         return False
 
