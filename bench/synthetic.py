@@ -208,6 +208,34 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+#: CPU time of one sample: long enough that the cold first calls after another engine's
+#: sample (caches filled with its data) weigh little in the mean of the batch.
+SAMPLE_S = 0.002
+
+
+def batch_size(fn: Callable[[], object], target_s: float = SAMPLE_S) -> int:
+    """How many calls of ``fn`` take about ``target_s`` of CPU, measured warm.
+
+    The first call warms caches, as in a long-running process; then batches double until
+    one takes at least a tenth of the target, and the count is scaled from that batch (a
+    single call's time is too coarse and too cold to size a batch of microsecond calls).
+    """
+    cpu = time.process_time
+    start = cpu()
+    fn()
+    if cpu() - start >= target_s:
+        return 1  # a slow call (stock Enforcer at 10k rules): one per sample
+    n = 1
+    while True:
+        start = cpu()
+        for _ in range(n):
+            fn()
+        elapsed = cpu() - start
+        if elapsed >= target_s / 10 or n >= 1 << 20:
+            return max(1, round(n * target_s / elapsed)) if elapsed > 0 else n
+        n *= 2
+
+
 def time_call(
     fn: Callable[[], object],
     *,
@@ -217,15 +245,12 @@ def time_call(
 ) -> Timing:
     """Time ``fn`` in batches of about 2 ms, for ``budget_s`` of CPU (at least ``min_samples``).
 
-    The first call warms caches (as in a long-running process) and sizes the batches. A
-    slow ``fn`` (a second per call) is called once per sample, ``min_samples`` times: its
-    figure rests on a few calls, and the table says how many.
+    :func:`batch_size` warms caches and sizes the batches. A slow ``fn`` (a second per
+    call) is called once per sample, ``min_samples`` times: its figure rests on a few
+    calls, and the table says how many.
     """
     cpu, wall = time.process_time, time.perf_counter
-    start = cpu()
-    fn()
-    once = cpu() - start
-    loops = max(1, int(0.002 / once)) if once > 0 else 1000
+    loops = batch_size(fn)
     samples: list[float] = []
     walls: list[float] = []
     spent = 0.0
@@ -249,12 +274,7 @@ def time_interleaved(
     on whichever was being timed, which keeps the ratios between them honest.
     """
     cpu, wall = time.process_time, time.perf_counter
-    loops: dict[Any, int] = {}
-    for key, fn in fns.items():
-        start = cpu()
-        fn()
-        once = cpu() - start
-        loops[key] = max(1, int(0.002 / once)) if once > 0 else 1000
+    loops = {key: batch_size(fn) for key, fn in fns.items()}
     samples: dict[Any, list[float]] = {key: [] for key in fns}
     walls: dict[Any, list[float]] = {key: [] for key in fns}
     spent, rounds = 0.0, 0
