@@ -70,8 +70,8 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
     return compile_policy(load_policy([path]))
 
 
-def owner(policy: CompiledPolicy, *, staff: bool = False) -> Subject:
-    roles = policy.direct_roles(authenticated=True, staff=staff, groups=())
+def owner(policy: CompiledPolicy, *, staff: bool = False, groups: tuple[str, ...] = ()) -> Subject:
+    roles = policy.direct_roles(authenticated=True, staff=staff, groups=groups)
     return Subject(id=7, username="ann", roles=roles, authenticated=True)
 
 
@@ -211,12 +211,7 @@ def test_a_list_of_plain_values_cannot_fail_but_other_elements_might(tmp_path: P
     assert decision.allowed
     assert policy.groups_could_change(decision, subject, "read", touchy)
     # Rightly: with the group the team rule applies, and its comparison fails.
-    member = Subject(
-        id=7,
-        username="ann",
-        roles=policy.direct_roles(authenticated=True, groups=("team",)),
-        authenticated=True,
-    )
+    member = owner(policy, groups=("team",))
     assert not policy.decide(member, "read", touchy).allowed
 
 
@@ -283,12 +278,7 @@ def test_values_of_a_subclass_need_the_groups(tmp_path: Path, attrs: dict[str, o
     decision = policy.decide(subject, "read", resource)
     assert decision.allowed
     assert policy.groups_could_change(decision, subject, "read", resource)
-    member = Subject(
-        id=7,
-        username="ann",
-        roles=policy.direct_roles(authenticated=True, groups=("team",)),
-        authenticated=True,
-    )
+    member = owner(policy, groups=("team",))
     assert not policy.decide(member, "read", resource).allowed
     plain = Resource("doc", {"owner": 7, "region": "us", "editors": [1, 2]})
     decision = policy.decide(subject, "read", plain)
