@@ -47,6 +47,14 @@ demo: venv
 	@echo "Serving the demo on http://$(DEMO_ADDR)/ - sign in with an account above; Ctrl-C stops it."
 	$(DEMO_MANAGE) runserver $(DEMO_ADDR)
 
+# Long runs of the concurrency tests, SOAK_FACTOR times their `make test` length:
+# policy reloads under 8 deciding threads (both engines, and through runtime), and
+# logins racing the deletion of their user on PostgreSQL with db and Redis sessions.
+SOAK_FACTOR ?= 50
+soak: venv
+	SOAK_FACTOR=$(SOAK_FACTOR) $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/test_policy_threads.py tests/test_sessions_services.py::test_postgresql_suite_in_its_own_process
+
 # The documentation site (MkDocs); warnings are errors. `make test` runs it.
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site

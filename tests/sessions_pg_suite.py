@@ -23,6 +23,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.test import Client
 
 from authzguard.models import IndexedSession
+from tests import soak
 from tests.sessions_support import (
     ENGINES,
     MIDDLEWARE,
@@ -115,7 +116,7 @@ def test_a_login_racing_the_deletion_of_its_user_never_leaves_a_live_session(
     session_settings.SESSION_ENGINE = ENGINES[engine]
     session_settings.SESSION_CACHE_ALIAS = "redis"
     outcomes: Counter[str] = Counter()
-    rounds = 24
+    rounds = soak.rounds(24)
     for round_number in range(rounds):
         user = make_user(f"racer{round_number}")
         user_pk = user.pk

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tests import soak
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,7 +40,7 @@ def run_suite(
         env=environment,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=soak.seconds(300),
         check=False,
     )
     report = result.stdout[-4000:] + result.stderr[-2000:]

@@ -26,6 +26,7 @@ from authzguard.enforcer import with_casbin
 from authzguard.policy import CompiledPolicy, compile_policy, load_policy
 from authzguard.policy.model import Resource, Subject
 from tests import policy_reference as reference
+from tests import soak
 
 POLICY_A = """\
 version: 1
@@ -83,7 +84,7 @@ REQUESTS = [
     for resource in RESOURCES
 ]
 READERS = 8
-DURATION = 1.2  # seconds of deciding per run
+DURATION = 1.2  # seconds of deciding per run (times SOAK_FACTOR: tests/soak.py)
 
 
 def answers(text: str) -> list[bool]:
@@ -127,6 +128,7 @@ def race(
     duration: float = DURATION,
 ) -> Run:
     """Readers decide against ``current()`` while ``reload(n)`` swaps policies."""
+    duration = soak.seconds(duration)
     run = Run(expected)
     stop = threading.Event()
     start = threading.Barrier(READERS + 1)
