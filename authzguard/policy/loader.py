@@ -496,18 +496,21 @@ class _DocumentReader(_Reader):
                 ("id", "effect", "subjects", "actions", "resource", "when", "description"),
                 ("id", "effect", "subjects", "actions", "resource"),
             )
+            # One pass over the rule's keys instead of a scan per key read (a mapping
+            # holds each key once: the parser refuses repeated keys, AZ005).
+            parts = {key.text: value for key, value in spec.items}
             rule_id = (
                 self.string(
-                    spec["id"],
+                    n,
                     "rule id",
                     RULE_ID_RE,
                     "rule id (lowercase letters, digits, . _ : -)",
                 )
-                if spec.get("id") is not None
+                if (n := parts.get("id")) is not None
                 else None
             )
             effect: Effect | None = None
-            if (e := spec.get("effect")) is not None:
+            if (e := parts.get("effect")) is not None:
                 text = self.string(e, "effect")
                 if text is not None:
                     if text in ("allow", "deny"):
@@ -517,23 +520,24 @@ class _DocumentReader(_Reader):
             # (part, line, column): the first place each subject and action is written.
             where: list[tuple[str, int, int]] = []
             subjects: list[str] = []
-            if (n := spec.get("subjects")) is not None:
+            if (n := parts.get("subjects")) is not None:
                 for name, item in self.names(n, "subjects", SUBJECT_RE, "subject"):
                     subjects.append(name)
                     where.append((f"subject:{name}", item.line, item.column))
             actions: list[str] = []
-            if (n := spec.get("actions")) is not None:
+            if (n := parts.get("actions")) is not None:
                 for name, item in self.names(n, "actions", ATTRIBUTE_RE, "action name"):
                     actions.append(name)
                     where.append((f"action:{name}", item.line, item.column))
             resource = None
-            if (n := spec.get("resource")) is not None:
+            if (n := parts.get("resource")) is not None:
                 resource = self.string(n, "resource", NAME_RE, "resource kind")
                 where.append(("resource", n.line, n.column))
             when = None
-            if (w := spec.get("when")) is not None:
+            if (w := parts.get("when")) is not None:
                 when = self._condition(w)
-            description = self._description(spec)
+            d = parts.get("description")
+            description = (self.text(d, "description") or "") if d is not None else ""
             if (
                 rule_id
                 and effect

@@ -315,50 +315,71 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
             return None
         root: Node | None = None
         budget = max_nodes
+        # The loop runs once per event (some 190,000 for 10k rules): every name it uses
+        # is a local, not a global or an attribute looked up again each time.
+        scalar_event, mapping_start, sequence_start = (
+            yaml.ScalarEvent,
+            yaml.MappingStartEvent,
+            yaml.SequenceStartEvent,
+        )
+        mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+        scalar_node, str_tag, scalar_tags, plain_tags = (
+            yaml.ScalarNode,
+            STR_TAG,
+            SCALAR_TAGS,
+            _PLAIN_TAGS,
+        )
+        make_scalar, make_mapping, make_sequence = Scalar, Mapping, Sequence
+        plain_implicit = (True, False)
         while True:
             event = get()
             kind = type(event)
-            if kind is yaml.ScalarEvent:
+            if kind is scalar_event:
                 if event.anchor is not None or event.tag is not None:
                     _drain(get, len(stack))
                     return None
                 value = event.value
                 if not event.implicit[0]:
-                    tag = STR_TAG  # quoted: a string, whatever it says
+                    tag = str_tag  # quoted: a string, whatever it says
                 else:
-                    tag = _PLAIN_TAGS.get(value) or resolve(yaml.ScalarNode, value, (True, False))
-                    if len(_PLAIN_TAGS) < _RESOLVED_LIMIT and len(value) <= _MEMO_LENGTH:
-                        _PLAIN_TAGS[value] = tag
-                if tag not in SCALAR_TAGS:
-                    # A merge key (<<): the general path refuses it in words.
-                    _drain(get, len(stack))
-                    return None
+                    # Only tags a policy accepts are remembered, so a remembered one
+                    # needs no second look.
+                    remembered = plain_tags.get(value)
+                    if remembered is not None:
+                        tag = remembered
+                    else:
+                        tag = resolve(scalar_node, value, plain_implicit)
+                        if tag not in scalar_tags:
+                            # A merge key (<<): the general path refuses it in words.
+                            _drain(get, len(stack))
+                            return None
+                        if len(plain_tags) < _RESOLVED_LIMIT and len(value) <= _MEMO_LENGTH:
+                            plain_tags[value] = tag
                 mark = event.start_mark
-                node: Node = Scalar(
+                node: Node = make_scalar(
                     name, mark.line + 1, mark.column + 1, value, tag, not event.style
                 )
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            elif kind is mapping_start or kind is sequence_start:
                 mark = event.start_mark
                 if len(stack) >= MAX_DEPTH:
                     raise TooDeep(mark.line + 1, mark.column + 1)
                 if event.anchor is not None or not event.implicit:
                     _drain(get, len(stack) + 1)
                     return None
-                stack.append((kind is yaml.MappingStartEvent, [], mark.line + 1, mark.column + 1))
+                stack.append((kind is mapping_start, [], mark.line + 1, mark.column + 1))
                 continue
-            elif kind is yaml.MappingEndEvent:
+            elif kind is mapping_end:
                 _, items, line, column = stack.pop()
-                keys, values = items[0::2], items[1::2]
-                texts = {key.text for key in keys if isinstance(key, Scalar)}
-                if len(texts) != len(keys):
+                keys = items[0::2]
+                if len({key.text for key in keys if type(key) is make_scalar}) != len(keys):
                     # A repeated key, or a key that is not a scalar.
                     _drain(get, len(stack))
                     return None
-                pairs = tuple(zip(keys, values, strict=True))
-                node = Mapping(name, line, column, pairs)  # type: ignore[arg-type]
-            elif kind is yaml.SequenceEndEvent:
+                pairs = tuple(zip(keys, items[1::2], strict=True))
+                node = make_mapping(name, line, column, pairs)  # type: ignore[arg-type]
+            elif kind is sequence_end:
                 _, items, line, column = stack.pop()
-                node = Sequence(name, line, column, tuple(items))
+                node = make_sequence(name, line, column, tuple(items))
             elif kind is yaml.DocumentEndEvent:
                 if type(get()) is yaml.StreamEndEvent:
                     return root
