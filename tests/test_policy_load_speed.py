@@ -275,21 +275,43 @@ def test_generated_policies_read_the_same_either_way(seed: int) -> None:
         assert fast == general
 
 
+@needs_libyaml
 @pytest.mark.parametrize(
-    "text",
+    ("text", "line", "column"),
     [
-        "a: " + "[" * 100_000 + "]" * 100_000 + "\n",  # plain: libyaml alone would take ~40 s
-        "a: &x 1\nb: " + "{k: " * 2_000 + "v" + "}" * 2_000 + "\n",  # unusual: an anchor
-        "a: 1\na: 2\nb: " + "[" * 500 + "]" * 500 + "\n",  # unusual: a repeated key first
-        "a: 1\n---\nb: " + "[" * 500 + "]" * 500 + "\n",  # deep in a second document
+        # The 64th "[" would be the 65th level (the top mapping is the first).
+        ("a: " + "[" * 500 + "]" * 500 + "\n", 1, 67),
+        # Past libyaml's own limit its scanner stops first, at its 1,001st level.
+        ("a: " + "[" * 100_000 + "]" * 100_000 + "\n", 1, 1003),
+        # Unusual documents are read to the end for their nesting (then declined).
+        ("a: &x 1\nb: " + "{k: " * 500 + "v" + "}" * 500 + "\n", 2, 256),
+        ("x: {a: 1, a: 2}\nb: " + "[" * 500 + "]" * 500 + "\n", 2, 67),
+        ("a: 1\n---\nb: " + "[" * 500 + "]" * 500 + "\n", 3, 67),
     ],
-    ids=["plain", "after-an-anchor", "after-a-repeated-key", "second-document"],
+    ids=[
+        "plain",
+        "past-libyamls-limit",
+        "after-an-anchor",
+        "after-a-repeated-key",
+        "second-document",
+    ],
 )
-def test_deep_nesting_is_refused_before_any_composer_meets_it(text: str) -> None:
+def test_deep_nesting_is_refused_before_any_composer_meets_it(
+    text: str, line: int, column: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def general(*args: object) -> None:
+        raise AssertionError("the general path read a document nested too deep")
+
+    monkeypatch.setattr(source, "_compose_general", general)
     tree, findings = parse_yaml(text, "deep.yaml")
     assert tree is None
-    assert [(f.code, f.message) for f in findings] == [
-        ("AZ008", f"document nests lists and mappings deeper than {source.MAX_DEPTH} levels")
+    assert [(f.line, f.column, f.code, f.message) for f in findings] == [
+        (
+            line,
+            column,
+            "AZ008",
+            f"document nests lists and mappings deeper than {source.MAX_DEPTH} levels",
+        )
     ]
 
 
@@ -305,7 +327,7 @@ def test_the_general_path_refuses_deep_nesting_too() -> None:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ("", "AZ007"),  # libyaml answers None after the end of the stream
+        ("", "AZ007"),  # no document: declined before any draining
         ("# only a comment\n", "AZ007"),
         ("%YAML 1.1\n---\na: 1\n", None),  # a directive: drained, then the general path
         ("a: &x [1]\nb: *x\n", None),  # an anchor: drained to the end

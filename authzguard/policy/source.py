@@ -293,9 +293,10 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
     a large policy). Anything else, an anchor, an alias, a tag, a merge key, a repeated
     or non-scalar key, a second document, a syntax error, too many nodes, answers
     ``None``: the general path then reads the file and words every finding. Either way
-    the whole stream is read here first, and nesting deeper than ``MAX_DEPTH`` raises
-    :class:`TooDeep` before any recursive composer meets it (libyaml's slows down and
-    finally crashes on a megabyte of ``[``).
+    the stream is read here first, to its end or to a syntax error, and nesting deeper
+    than ``MAX_DEPTH`` raises :class:`TooDeep`, before any recursive composer meets it
+    (PyYAML's pure-Python one, which the general path falls back to for its messages,
+    recurses once per level: a line of ``[`` ran it out of stack).
     """
     if _BASE_LOADER is yaml.SafeLoader:
         return None  # PyYAML without libyaml: no event stream worth taking
@@ -396,8 +397,24 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
                 stack[-1][1].append(node)
             else:
                 root = node
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        deep = _too_deep_error(exc)
+        if deep is not None:
+            raise deep from None
         return None
+
+
+def _too_deep_error(exc: yaml.YAMLError) -> TooDeep | None:
+    """libyaml's own nesting limit (about 1,000 levels, far past ``MAX_DEPTH``) as
+    :class:`TooDeep` at the place it stopped: its scanner reads ahead on a line, so it
+    can stop before the events reach ``MAX_DEPTH``."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem != _LIBYAML_TOO_DEEP:
+        return None
+    mark = exc.problem_mark
+    return TooDeep(mark.line + 1, mark.column + 1) if mark is not None else TooDeep(1, 1)
+
+
+_LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 
 
 def _drain(get: Callable[[], yaml.Event | None], depth: int) -> None:
@@ -438,13 +455,16 @@ def _compose_general(text: str, name: str, max_nodes: int) -> tuple[Node | None,
     try:
         try:
             composed = yaml.compose(text, Loader=_FastLoader)
-        except yaml.YAMLError:
+        except yaml.YAMLError as exc:
+            deep = _too_deep_error(exc)
+            if deep is not None:
+                raise deep from None
             # libyaml words its errors differently; the pure-Python parser gives the
             # messages documented (and tested) for every platform.
             composed = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
-        # PyYAML's pure-Python composer recurses per level (without libyaml only: with
-        # it, _compose_plain has measured the nesting first).
+        # PyYAML's pure-Python composer recurses per level: reached without libyaml,
+        # or for a syntax error that libyaml met before the events were deep enough.
         raise TooDeep(1, 1) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
