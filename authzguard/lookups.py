@@ -2,12 +2,13 @@
 
 Looking a target up through the ORM builds a queryset, resolves the lookup and compiles
 SQL on every request: on a small page that is about a fifth of the request. For the
-common case, a model behind its stock manager looked up by one field, the statement the ORM compiles is the same for every value but the parameter.
-This module asks the ORM for that statement once per (model, field) and connection,
-checks that it is exactly one stock ``exact`` comparison of the field's column with one
-parameter, and then runs it directly: the same SQL, the field's own conversion of the
-value to its database form (what that lookup does), the ORM's row converters and the
-``Model.from_db`` its iterator uses, so the instance is the one the ORM would build.
+common case, a model behind its stock manager looked up by one field, the statement the
+ORM compiles is the same for every value but the parameter. This module asks the ORM
+for that statement once per (model, field) and connection, checks that it is exactly
+one stock ``exact`` comparison of the field's column with one parameter, and then runs
+it directly: the same SQL, the field's own conversion of the value to its database form
+(what that lookup does), the ORM's row converters and the ``Model.from_db`` its
+iterator uses, so the instance is the one the ORM would build.
 
 Anything unusual keeps the ORM path: a manager that overrides ``get_queryset`` or
 ``filter`` or uses another queryset class (either could filter by request state), a
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+from django.db import DEFAULT_DB_ALIAS, Error, connections, models
 from django.db.models import Manager, QuerySet
 from django.db.models import lookups as stock_lookups
 from django.db.models.expressions import Col
@@ -236,14 +237,14 @@ def lookup(
             if _is_null(field.get_prep_value(value), connection):
                 return None  # IS NULL: nothing to learn about other values, nothing kept
             compiled = compile_lookup(model, field_path, field, value, connection)
-        except DatabaseError:
-            # Possibly passing (a database probe while compiling): the ORM runs this
-            # lookup, and the next request tries again.
+        except Error:
+            # The database's (a closed connection, a probe that failed): possibly passing,
+            # so the ORM runs this lookup and the next request tries again.
             logger.debug("compiling the %s lookup failed; the ORM runs it", key, exc_info=True)
             return None
         except Exception:
-            # Not the database: it would fail the same way every time, so this
-            # connection keeps the ORM path for the lookup.
+            # Not the database: most likely the same every time, so this connection
+            # keeps the ORM path for the lookup (always right, only slower).
             logger.debug("cannot compile the %s lookup; the ORM runs it", key, exc_info=True)
             compiled = None
         if len(cache) >= _CACHE_LIMIT:

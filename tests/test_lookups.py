@@ -294,7 +294,7 @@ def test_a_compile_that_cannot_succeed_is_not_retried(
 ) -> None:
     """An error that is not the database's would recur: the ORM keeps the lookup, and
     the connection stops trying; a database error is tried again on the next lookup."""
-    from django.db import DatabaseError
+    from django.db import DatabaseError, InterfaceError
 
     calls = []
 
@@ -308,9 +308,12 @@ def test_a_compile_that_cannot_succeed_is_not_retried(
     assert compiled(Note, "slug", "n1") is None
     assert compiled(Note, "slug", "n1") is None
     assert len(calls) == 2
+    error = InterfaceError("connection already closed")  # not a DatabaseError: Error
+    assert compiled(Note, "slug", "n1") is None
+    assert len(calls) == 3
     error = TypeError("a field the compiler does not know")
     assert compiled(Note, "slug", "n1") is None
     assert compiled(Note, "slug", "n1") is None
-    assert len(calls) == 3
+    assert len(calls) == 4
     query = TargetQuery(Note, "slug", "n1", "s", "query", "default", (), lookup_field(Note, "slug"))
     assert fetch_target(query, None).obj == data["note"]
