@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -183,7 +184,7 @@ class _Converter:
                 self.file, mark.line + 1, mark.column + 1, node.value, tag, not node.style
             )
         if self.depth >= MAX_DEPTH:
-            raise TooDeep(mark.line + 1, mark.column + 1)
+            raise TooDeep.at(mark)
         self.depth += 1
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -277,12 +278,24 @@ def read_yaml(
     return parse_bytes(raw, name, max_nodes=max_nodes)
 
 
+class _Mark(Protocol):
+    """A position from PyYAML or libyaml (their mark classes differ)."""
+
+    line: int
+    column: int
+
+
 class TooDeep(Exception):
     """A document nests lists and mappings deeper than ``MAX_DEPTH``."""
 
     def __init__(self, line: int, column: int) -> None:
         super().__init__(line, column)
         self.line, self.column = line, column
+
+    @classmethod
+    def at(cls, mark: _Mark | None) -> TooDeep:
+        """At a YAML mark (0-based), as a finding's 1-based line and column."""
+        return cls(mark.line + 1, mark.column + 1) if mark is not None else cls(1, 1)
 
 
 def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
@@ -363,7 +376,7 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
             elif kind is mapping_start or kind is sequence_start:
                 mark = event.start_mark
                 if len(stack) >= MAX_DEPTH:
-                    raise TooDeep(mark.line + 1, mark.column + 1)
+                    raise TooDeep.at(mark)
                 if event.anchor is not None or not event.implicit:
                     _drain(get, len(stack) + 1)
                     return None
@@ -410,8 +423,7 @@ def _too_deep_error(exc: yaml.YAMLError) -> TooDeep | None:
     can stop before the events reach ``MAX_DEPTH``."""
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem != _LIBYAML_TOO_DEEP:
         return None
-    mark = exc.problem_mark
-    return TooDeep(mark.line + 1, mark.column + 1) if mark is not None else TooDeep(1, 1)
+    return TooDeep.at(exc.problem_mark)
 
 
 _LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
@@ -423,9 +435,7 @@ def _drain(get: Callable[[], yaml.Event | None], depth: int) -> None:
         kind = type(event)
         if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
             if depth >= MAX_DEPTH:
-                mark = event.start_mark
-                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-                raise TooDeep(line, column)
+                raise TooDeep.at(event.start_mark)
             depth += 1
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             depth -= 1
