@@ -536,8 +536,7 @@ class _DocumentReader(_Reader):
             when = None
             if (w := parts.get("when")) is not None:
                 when = self._condition(w)
-            d = parts.get("description")
-            description = (self.text(d, "description") or "") if d is not None else ""
+            description = self._description(spec)
             if (
                 rule_id
                 and effect
