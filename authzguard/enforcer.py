@@ -91,9 +91,8 @@ class CasbinEngine:
                 f"denied by rule {rule.id!r} (casbin)",
                 self._compiled.chain(subject, rule),
             )
-        return Decision(
-            False, None, f"denied: no rule matched {action!r} on {resource.kind!r} (casbin)"
-        )
+        reason = self._compiled.no_match(subject, action, resource.kind).reason
+        return Decision(False, None, f"{reason} (casbin)")
 
 
 def with_casbin(compiled: CompiledPolicy) -> CompiledPolicy:

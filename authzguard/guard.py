@@ -305,6 +305,10 @@ def evaluate(
         if check_method and request.method not in methods:
             outcome.status, outcome.allowed_methods = "method_not_allowed", methods
             authz.decision = _deny(f"method {request.method} not allowed for {binding.action}")
+            if audit.enabled():
+                # Who was refused, for the record: request.user without roles (no group
+                # query). Nobody listening, a 405 stays free of queries.
+                authz.subject = _bare_subject(user)
             return outcome
         kind = prepared.kind
         spec = binding.target

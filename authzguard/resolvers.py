@@ -37,6 +37,7 @@ from django.core.exceptions import (
 from django.core.signals import setting_changed
 from django.db import connections, models, router
 from django.db.models import QuerySet
+from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.db.models.query_utils import DeferredAttribute
 from django.dispatch import receiver
 from django.http import HttpRequest, UnreadablePostError
@@ -486,13 +487,19 @@ def attribute_reader(cls: type, path: str) -> AttributeReader:
     """A function reading ``path`` from instances of ``cls`` as :func:`read_attribute` does.
 
     A model's primary key or one of its plain (non-relation) concrete fields is read as
-    the instance attribute itself, in C; any other path goes through ``read_attribute``.
+    the instance attribute itself, in C, and so is a foreign key's primary key (``owner``,
+    ``owner.pk``, ``owner.id``: the ``owner_id`` column, see :func:`_foreign_key_reader`);
+    any other path goes through ``read_attribute``.
     """
     key = (cls, path)
     reader = _readers.get(key)
     if reader is not None:
         return reader
-    reader = _plain_field_reader(cls, path) or (lambda obj: read_attribute(obj, path))
+    reader = (
+        _plain_field_reader(cls, path)
+        or _foreign_key_reader(cls, path)
+        or (lambda obj: read_attribute(obj, path))
+    )
     if len(_readers) >= _READERS_LIMIT:
         _readers.clear()
     _readers[key] = reader
@@ -527,6 +534,46 @@ def _plain_field_reader(cls: type, path: str) -> AttributeReader | None:
     ):
         return attrgetter(path)
     return None
+
+
+def _foreign_key_reader(cls: type, path: str) -> AttributeReader | None:
+    """``owner_id``, and ``owner``, ``owner.pk`` or ``owner.id`` of a foreign key to the
+    related model's primary key: read from the ``owner_id`` column the instance holds.
+
+    An object from a custom resolver has not had its relations joined: loading the owner
+    to read its key would cost a query only when the object exists, so a caller counting
+    queries could tell "forbidden" from "no such object". Deeper paths load as before.
+    """
+    parts = _path_parts(path)
+    if len(parts) > 2 or not (isinstance(cls, type) and issubclass(cls, models.Model)):
+        return None
+    try:
+        field = cls._meta.get_field(parts[0])
+    except FieldDoesNotExist:
+        return None
+    if not isinstance(field, models.ForeignKey):  # a OneToOneField is one too
+        return None
+    # Only where Django's own descriptors serve the relation and its column: a property
+    # of the same name is what code reads, so read_attribute reads it too.
+    if not isinstance(getattr(cls, field.attname, None), DeferredAttribute):
+        return None
+    column = attrgetter(field.attname)
+    if path == field.attname:
+        return column
+    related = field.related_model
+    if not isinstance(getattr(cls, field.name, None), ForwardManyToOneDescriptor) or not (
+        isinstance(related, type) and issubclass(related, models.Model)
+    ):
+        return None
+    related_pk = related._meta.pk
+    # With to_field the column holds another field's value, not the related key.
+    if related_pk is None or field.target_field is not related_pk or parts[0] != field.name:
+        return None
+    if len(parts) == 1:
+        return column  # a model instance stands for its primary key
+    if parts[1] not in ("pk", related_pk.name) or _plain_field_reader(related, parts[1]) is None:
+        return None
+    return column
 
 
 def resource_attributes(obj: object, kind: ResourceKind) -> Mapping[str, object]:

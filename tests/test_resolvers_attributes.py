@@ -44,9 +44,9 @@ def test_reader_equals_read_attribute(note: Note, path: str) -> None:
 
 
 def test_plain_fields_and_the_key_are_read_directly() -> None:
-    for path in ("pk", "id", "title", "token"):
+    for path in ("pk", "id", "title", "token", "owner", "owner_id", "owner.pk", "owner__id"):
         assert isinstance(attribute_reader(Note, path), attrgetter), path
-    for path in ("owner", "owner_id", "owner.pk", "missing", "save"):
+    for path in ("owner.username", "owner.pk.real", "missing", "save"):
         assert not isinstance(attribute_reader(Note, path), attrgetter), path
 
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("notes/<slug:slug>/replace/", views.replace_note, name="replace-note"),
     path("notes/edit-by-header/", views.edit_note_by_header, name="edit-note-by-header"),
     path("notes/edit-broken/", views.edit_note_broken, name="edit-note-broken"),
+    path("notes/mixin/edit-by-header/", views.NoteEditByHeader.as_view(), name="mixin-note-edit"),
     path("notes/edit-strict/", views.edit_note_strict, name="edit-note-strict"),
     path("notes/<int:pk>/", views.NoteDetail.as_view(), name="note-detail"),
     path("async/notes/edit/", views.AsyncNoteEdit.as_view(), name="async-note-edit"),

@@ -95,6 +95,16 @@ _SEQUENCES = frozenset({list, tuple})
 _CACHE_LIMIT = 4096
 
 
+def _no_match_reason(action: str, kind: str, allows: tuple[_CompiledRule, ...]) -> str:
+    """Why nothing allowed: no allow rule applied, or (``explain``'s word) each one that
+    applied had a condition that was false. At most five ids: a reason stays short."""
+    if not allows:
+        return f"denied: no rule matched {action!r} on {kind!r}"
+    ids = ", ".join(repr(c.rule.id) for c in allows[:5])
+    more = f" and {len(allows) - 5} more" if len(allows) > 5 else ""
+    return f"denied: condition-false in rule{'s' if len(allows) > 1 else ''} {ids}{more}"
+
+
 @dataclass(frozen=True, slots=True)
 class _CompiledRule:
     rule: Rule
@@ -494,15 +504,21 @@ class CompiledPolicy:
         else:
             roles = self.effective_roles(subject)
             denies, allows = bucket
+            applying = tuple(c for c in allows if not c.subjects.isdisjoint(roles))
             plan = _Plan(
                 tuple(c for c in denies if not c.subjects.isdisjoint(roles)),
-                tuple(c for c in allows if not c.subjects.isdisjoint(roles)),
-                Decision(False, None, f"denied: no rule matched {action!r} on {kind!r}"),
+                applying,
+                Decision(False, None, _no_match_reason(action, kind, applying)),
             )
         if len(self._plans) > _CACHE_LIMIT:
             self._plans.clear()
         self._plans[(kind, action, subject.roles, subject.authenticated)] = plan
         return plan
+
+    def no_match(self, subject: Subject, action: str, kind: str) -> Decision:
+        """The deny when no rule holds: the one reason every engine gives for it."""
+        plan = self._plans.get((kind, action, subject.roles, subject.authenticated))
+        return (plan or self._plan(subject, action, kind)).no_match
 
     def _decide_indexed(self, subject: Subject, action: str, resource: Resource) -> Decision:
         plan = self._plans.get((resource.kind, action, subject.roles, subject.authenticated))

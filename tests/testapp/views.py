@@ -188,6 +188,18 @@ class AsyncNoteEdit(AuthorizeMixin, View):
         return JsonResponse({"id": note.pk})
 
 
+class NoteEditByHeader(AuthorizeMixin, View):
+    """The mixin with a custom resolver: the object comes with no relation joined."""
+
+    authz_action = "edit"
+    authz_resource = "note"
+    authz_target = note_from_header
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        _record("note_edit_by_header_mixin", request.authz.target.pk)  # type: ignore[attr-defined]
+        return JsonResponse({})
+
+
 @method_decorator(
     authorize("edit", "note", target="slug", source="form", field="slug", pass_as="note"),
     name="dispatch",
