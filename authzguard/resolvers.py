@@ -334,6 +334,8 @@ class TargetQuery:
     related: tuple[str, ...] | None = None
     #: The model field ``field`` names (the one ``value`` was validated for).
     lookup_field: models.Field[Any, Any] | None = None
+    #: Where to look (a DRF view's ``get_queryset()``); ``None``: the default manager.
+    queryset: QuerySet[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +347,13 @@ class TargetPlan:
     model: type[models.Model]
     field: models.Field[Any, Any]
     related: tuple[str, ...]
+
+
+#: The signature of :func:`parse_target`: how a target parameter is read and validated.
+TargetParser = Callable[
+    [HttpRequest, TargetSpec, ResourceKind | None, Mapping[str, Any], TargetPlan | None],
+    TargetQuery,
+]
 
 
 def plan_target(spec: TargetSpec, kind: ResourceKind | None) -> TargetPlan:
@@ -396,9 +405,15 @@ def fetch_target(
     related = query.related if query.related is not None else _select_related(model, kind)
     found = (
         lookups.lookup(model, query.field, query.lookup_field, query.value, query.using)
-        if compiled and not related
+        if compiled and not related and query.queryset is None
         else None
     )
+    if found is None and query.queryset is not None:
+        # The view's own queryset (its database, its filters), joined like any other.
+        queryset = query.queryset.filter(**{query.field: query.value})
+        if related:
+            queryset = queryset.select_related(*related)
+        found = list(queryset[: lookups.LIMIT])
     if found is None:
         # filter() on the manager first: a manager that overrides it (a tenant filter,
         # say) is honoured; using() on a plain QuerySet would bypass it.
