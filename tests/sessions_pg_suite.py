@@ -23,6 +23,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.test import Client
 
 from authzguard.models import IndexedSession
+from authzguard.sessions import purge_user_sessions
 from tests import soak
 from tests.sessions_support import (
     ENGINES,
@@ -173,3 +174,94 @@ def test_a_login_racing_the_deletion_of_its_user_never_leaves_a_live_session(
             assert IndexedSession.objects.filter(user_id=user_pk).exists() == is_signed_in(browser)
     print(f"\n{engine} race outcomes over {rounds} rounds: {dict(outcomes)}")
     assert sum(outcomes.values()) == rounds
+
+
+# --- a key rotation racing a purge (forced interleaving) ----------------------------------
+
+WAIT = 30.0  # seconds: generous bounds on events that happen at once unless a bug hangs
+
+
+def _wait_until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def _a_backend_waits_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        (waiting,) = cursor.fetchone()
+    return bool(waiting)
+
+
+@pytest.mark.parametrize(("engine", "alias"), [("db", "default"), ("cache", "redis")])
+def test_a_key_rotation_racing_a_purge_never_survives_it(
+    session_settings: Any, engine: str, alias: str
+) -> None:
+    """The purge reads the user's rows, a request rotates its key, then the purge deletes.
+
+    The rotation runs on its own connection while the purge is paused right after its
+    read. Either it completes before the purge goes on (it took no lock: the bug) or it
+    waits on the purge's row lock; the purge is released once one of the two is seen.
+    """
+    session_settings.SESSION_ENGINE = ENGINES[engine]
+    session_settings.SESSION_CACHE_ALIAS = alias
+    alice, bob = make_user("alice"), make_user("bob")
+    browser, bob_browser = signed_in(alice), signed_in(bob)
+    old_key = browser.cookies["sessionid"].value
+    purge_read, release = threading.Event(), threading.Event()
+    results: dict[str, Any] = {}
+    index_table = IndexedSession._meta.db_table
+
+    def pause_after_the_purges_read(
+        execute: Any, sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        result = execute(sql, params, many, context)
+        if sql.lstrip().startswith("SELECT") and f'"{index_table}"."user_id" =' in sql:
+            purge_read.set()
+            assert release.wait(WAIT), "never released"
+        return result
+
+    def purge() -> None:
+        try:
+            with connection.execute_wrapper(pause_after_the_purges_read):
+                results["ended"] = purge_user_sessions(alice)
+        finally:
+            purge_read.set()
+            connections.close_all()
+
+    def rotate() -> None:
+        try:
+            results["rotation"] = browser.get("/cycle/").status_code
+        finally:
+            connections.close_all()
+
+    purger = threading.Thread(target=purge)
+    rotator = threading.Thread(target=rotate)
+    purger.start()
+    try:
+        assert purge_read.wait(WAIT)
+        rotator.start()
+        _wait_until(
+            lambda: not rotator.is_alive() or _a_backend_waits_on_a_lock(),
+            "the rotation to finish or to wait for the purge's lock",
+        )
+        print(f"\n{engine}: the rotation {'waited' if rotator.is_alive() else 'did not wait'}")
+    finally:
+        release.set()
+        purger.join(WAIT)
+        rotator.join(WAIT)
+    assert not purger.is_alive() and not rotator.is_alive()
+
+    assert results == {"ended": 1, "rotation": 200}
+    assert browser.cookies["sessionid"].value != old_key, "the rotation changed no cookie"
+    assert not is_signed_in(browser)
+    old_browser = Client()
+    old_browser.cookies["sessionid"] = old_key
+    assert not is_signed_in(old_browser)
+    assert not IndexedSession.objects.filter(user_id=alice.pk).exists()
+    assert is_signed_in(bob_browser)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -67,12 +68,27 @@ def forget_session(session_key: str) -> None:
     IndexedSession.objects.filter(session_key=session_key).delete()
 
 
-def rekey_session(old_key: str, new_key: str) -> None:
-    """Follow a key rotation (``cycle_key``): the same session now lives under ``new_key``."""
-    if IndexedSession.objects.filter(session_key=new_key).exists():
-        forget_session(old_key)
-    else:
-        IndexedSession.objects.filter(session_key=old_key).update(session_key=new_key)
+def rekey_session(old_key: str, new_key: str) -> bool:
+    """Follow a key rotation (``cycle_key``): the same session now lives under ``new_key``.
+
+    Returns ``False`` when the session has no index row to move: it was ended meanwhile
+    (a purge holds the row lock taken here until its delete commits), so the caller must
+    end the session under its new key too.
+    """
+    with transaction.atomic():
+        old_rows = list(
+            IndexedSession.objects.select_for_update()
+            .filter(session_key=old_key)
+            .values_list("pk", flat=True)
+        )
+        if IndexedSession.objects.filter(session_key=new_key).exists():
+            # login() recorded the new key itself: the old row is a leftover.
+            IndexedSession.objects.filter(pk__in=old_rows).delete()
+            return True
+        if not old_rows:
+            return False
+        IndexedSession.objects.filter(pk__in=old_rows).update(session_key=new_key)
+        return True
 
 
 def touch_session(row_id: int, request: HttpRequest) -> None:
