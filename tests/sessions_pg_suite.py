@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,34 @@ def test_a_login_racing_the_deletion_of_its_user_never_leaves_a_live_session(
             assert IndexedSession.objects.filter(user_id=user_pk).exists() == is_signed_in(browser)
     print(f"\n{engine} race outcomes over {rounds} rounds: {dict(outcomes)}")
     assert sum(outcomes.values()) == rounds
+
+
+@pytest.mark.parametrize("engine", ["db", "cache"])
+def test_a_nul_in_client_info_is_no_error_at_login_nor_at_the_later_touch(
+    session_settings: Any, engine: str
+) -> None:
+    """PostgreSQL refuses NUL in text; the user agent and address are cleaned first."""
+    session_settings.SESSION_ENGINE = ENGINES[engine]
+    session_settings.SESSION_CACHE_ALIAS = "redis"
+    session_settings.AUTHZGUARD_SESSION_INDEX_CLIENT_INFO = True
+    session_settings.AUTHZGUARD_SESSION_TOUCH_INTERVAL = 0
+    make_user("alice")
+    browser = Client(HTTP_USER_AGENT="Evil\x00Agent\x1b\r\n" + "y" * 400)
+    response = browser.post(
+        "/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="fe80::1%\x00",
+    )
+    assert response.status_code == 200
+    row = IndexedSession.objects.get()
+    assert (row.ip, row.user_agent) == ("fe80::1", "EvilAgent" + "y" * 247)
+
+    IndexedSession.objects.update(last_seen=row.last_seen - timedelta(minutes=5))
+    response = browser.get("/whoami/", HTTP_USER_AGENT="\x00Later\x00", REMOTE_ADDR="\x00")
+    assert response.status_code == 200
+    assert json.loads(response.content)["authenticated"] is True
+    row = IndexedSession.objects.get()
+    assert (row.ip, row.user_agent) == (None, "Later")
 
 
 # --- a key rotation racing a purge (forced interleaving) ----------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -32,16 +33,34 @@ class SessionInfo:
 
 
 def client_info(request: HttpRequest) -> dict[str, Any]:
-    """IP address and user agent when ``AUTHZGUARD_SESSION_INDEX_CLIENT_INFO`` is on."""
+    """IP address and user agent when ``AUTHZGUARD_SESSION_INDEX_CLIENT_INFO`` is on.
+
+    Both come from the client (``REMOTE_ADDR`` too, behind a proxy that copies a header
+    into it), so they are cleaned before they reach a column: a NUL is an error on
+    PostgreSQL, and control characters have no business on a "my sessions" page.
+    """
     if not settings.SESSION_INDEX_CLIENT_INFO:
         return {}
-    ip: str | None = request.META.get("REMOTE_ADDR")
+    return {
+        "ip": _ip_address(request.META.get("REMOTE_ADDR")),
+        "user_agent": _printable(request.META.get("HTTP_USER_AGENT"), _USER_AGENT_LENGTH),
+    }
+
+
+def _ip_address(value: object) -> str | None:
     try:
-        ip = str(ipaddress.ip_address(ip or ""))
+        address = ipaddress.ip_address(str(value or ""))
     except ValueError:
-        ip = None
-    agent = str(request.META.get("HTTP_USER_AGENT", ""))[:_USER_AGENT_LENGTH]
-    return {"ip": ip, "user_agent": agent}
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        # "fe80::1%<anything>": the zone is free text, and no database column takes it.
+        address = ipaddress.IPv6Address(int(address))
+    return str(address)
+
+
+def _printable(value: object, limit: int) -> str:
+    """The printable characters of ``value`` (no NUL, control or format characters), capped."""
+    return "".join(islice(filter(str.isprintable, str(value or "")), limit)).strip()
 
 
 def record_session(request: HttpRequest, user: AbstractBaseUser) -> None:
