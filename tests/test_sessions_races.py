@@ -9,16 +9,21 @@ delete, which is the interleaving the PostgreSQL suite forces with two connectio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 
 from authzguard.models import IndexedSession
-from authzguard.sessions import purge_user_sessions
+from authzguard.sessions import hooks, purge_user_sessions
 from tests.sessions_support import (
+    PASSWORD,
+    engine,
     indexed_engine,
     indexed_keys,
     is_signed_in,
@@ -28,11 +33,12 @@ from tests.sessions_support import (
     signed_in,
 )
 
-__all__ = ["indexed_engine", "session_settings"]  # fixtures, used by name
+__all__ = ["engine", "indexed_engine", "session_settings"]  # fixtures, used by name
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 INDEX_TABLE = IndexedSession._meta.db_table
+LOGIN_UID = "authzguard.sessions.login"  # hooks.connect()'s dispatch_uid for on_login
 
 
 def reads_index_rows_of_a_user(sql: str) -> bool:
@@ -80,3 +86,76 @@ def test_a_key_rotation_between_the_purges_read_and_delete_does_not_survive(
     assert not is_signed_in(browser)
     assert not is_signed_in(old_cookie)
     assert is_signed_in(bob_browser)
+
+
+# --- a login racing the deletion of its user ----------------------------------------------
+
+VANISHING = ["tests.sessions_support.VanishingUserBackend"]
+
+
+def sessions_naming(user_pk: Any) -> list[str]:
+    """Keys of the database store's sessions that name this user (db engine only)."""
+    return [
+        session.session_key
+        for session in Session.objects.all()
+        if session.get_decoded().get(SESSION_KEY) == str(user_pk)
+    ]
+
+
+def assert_an_ordinary_failed_login(response: Any, browser: Client, user_pk: Any) -> None:
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert [error.code for error in form.errors.as_data()["__all__"]] == ["invalid_login"]
+    assert not get_user_model()._default_manager.filter(pk=user_pk).exists()
+    assert not IndexedSession.objects.filter(user_id=user_pk).exists()
+    assert not is_signed_in(browser)
+
+
+def test_a_user_deleted_before_login_gets_the_form_back_not_a_500(
+    engine: str, session_settings: Any
+) -> None:
+    """Django's update_last_login raises DatabaseError: the login view turns it into a no."""
+    session_settings.AUTHENTICATION_BACKENDS = VANISHING
+    user = make_user("vanishing-carol")
+    browser = Client(raise_request_exception=False)
+
+    response = browser.post(
+        "/accounts/login/", {"username": "vanishing-carol", "password": PASSWORD}
+    )
+
+    assert_an_ordinary_failed_login(response, browser, user.pk)
+    if engine == "db":
+        assert sessions_naming(user.pk) == []
+
+
+@pytest.fixture
+def deletion_between_last_login_and_the_index() -> Iterator[None]:
+    """Receivers run in connection order: update_last_login, this deletion, the index's."""
+
+    def delete_user(sender: Any, user: Any, **kwargs: Any) -> None:
+        get_user_model()._default_manager.filter(pk=user.pk).delete()
+
+    user_logged_in.disconnect(dispatch_uid=LOGIN_UID)
+    user_logged_in.connect(delete_user, dispatch_uid="tests.delete-user-on-login")
+    user_logged_in.connect(hooks.on_login, dispatch_uid=LOGIN_UID)
+    yield
+    user_logged_in.disconnect(dispatch_uid="tests.delete-user-on-login")
+
+
+@pytest.mark.usefixtures("deletion_between_last_login_and_the_index")
+@pytest.mark.parametrize("view", ["/accounts/login/", "/accounts/django-login/"])
+def test_the_index_tolerates_a_user_deleted_during_login(indexed_engine: str, view: str) -> None:
+    """No foreign-key error; the session ends even behind Django's own LoginView."""
+    user = make_user("dora")
+    browser = Client(raise_request_exception=False)
+
+    response = browser.post(view, {"username": "dora", "password": PASSWORD})
+
+    if view == "/accounts/login/":
+        assert_an_ordinary_failed_login(response, browser, user.pk)
+    else:
+        assert response.status_code == 302  # Django's view redirects whatever happened
+        assert not IndexedSession.objects.filter(user_id=user.pk).exists()
+        assert not is_signed_in(browser)
+    if indexed_engine == "db":
+        assert sessions_naming(user.pk) == []

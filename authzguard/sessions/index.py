@@ -9,7 +9,7 @@ from itertools import islice
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -63,24 +63,36 @@ def _printable(value: object, limit: int) -> str:
     return "".join(islice(filter(str.isprintable, str(value or "")), limit)).strip()
 
 
-def record_session(request: HttpRequest, user: AbstractBaseUser) -> None:
-    """Index the request's session as belonging to ``user`` (called on login)."""
+def record_session(request: HttpRequest, user: AbstractBaseUser) -> bool:
+    """Index the request's session as belonging to ``user`` (called on login).
+
+    Returns ``False``, recording nothing, when the user no longer exists (deleted between
+    the password check and the login).
+    """
     session = request.session
     if session.session_key is None:
         # login() after flush() leaves no key until the response is saved; the index
         # needs it now, so create the store entry now.
         session.save()
     now = timezone.now()
-    IndexedSession.objects.update_or_create(
-        session_key=session.session_key,
-        defaults={"user_id": user.pk, "last_seen": now, **client_info(request)},
-        create_defaults={
-            "user_id": user.pk,
-            "created": now,
-            "last_seen": now,
-            **client_info(request),
-        },
-    )
+    info = client_info(request)
+    user_db = router.db_for_write(type(user))
+    index_db = router.db_for_write(IndexedSession)
+    with (
+        transaction.atomic(using=user_db),
+        transaction.atomic(using=index_db, savepoint=index_db != user_db),
+    ):
+        # The user's row is locked until the index row commits: a deletion either
+        # committed before (nothing is recorded) or waits and then meets this row.
+        users = type(user)._base_manager.using(user_db).select_for_update(no_key=True)
+        if not users.filter(pk=user.pk).exists():
+            return False
+        IndexedSession.objects.update_or_create(
+            session_key=session.session_key,
+            defaults={"user_id": user.pk, "last_seen": now, **info},
+            create_defaults={"user_id": user.pk, "created": now, "last_seen": now, **info},
+        )
+    return True
 
 
 def forget_session(session_key: str) -> None:
