@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest test-django6 demo bench soak docs clean
+.PHONY: venv test lint typecheck browser pytest test-django6 demo bench soak docs clean
 
 venv: $(STAMP)
 
@@ -23,7 +23,25 @@ typecheck: venv
 	$(BIN)/mypy
 	DJANGO_SECRET_KEY=mypy $(BIN)/mypy --config-file demo_site/mypy.ini
 
-pytest: venv
+# The browser test drives Debian's Chromium, never a browser Playwright downloads. When it
+# is missing, this installs the chromium package with apt-get (as root). If that cannot be
+# done, CI=true stops here; elsewhere the browser test skips and says why. The tests read
+# the same variable (tests/browser/conftest.py).
+export AUTHZGUARD_TEST_CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(AUTHZGUARD_TEST_CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser test ($(AUTHZGUARD_TEST_CHROMIUM) is missing)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	fi; \
+	if [ -x "$(AUTHZGUARD_TEST_CHROMIUM)" ]; then exit 0; fi; \
+	case "$$(printf %s "$${CI-}" | tr A-Z a-z)" in \
+	1|true|yes) echo "CI=true: $(AUTHZGUARD_TEST_CHROMIUM) is missing and was not installed (installing needs root and apt-get)" >&2; exit 1;; \
+	*) echo "warning: $(AUTHZGUARD_TEST_CHROMIUM) is missing (as root, make browser installs it): the browser test will skip" >&2;; \
+	esac
+
+pytest: venv browser
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest docs
@@ -31,7 +49,7 @@ test: lint typecheck pytest docs
 # Django 6.x needs Python 3.12+: a second environment, used by .ci/run.
 PY312 ?= python3.12
 VENV312 ?= .venv312
-test-django6:
+test-django6: browser
 	test -x $(VENV312)/bin/python || PYENV_VERSION=3.12.1 $(PY312) -m venv $(VENV312)
 	$(VENV312)/bin/python -m pip install --quiet -e '.[dev]' 'Django>=6.0,<7'
 	$(VENV312)/bin/python -m pytest
