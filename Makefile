@@ -46,11 +46,17 @@ pytest: venv browser
 
 test: lint typecheck pytest docs
 
-# Django 6.x needs Python 3.12+: a second environment, used by .ci/run.
-PY312 ?= python3.12
+# Django 6.x needs Python 3.12+: a second environment, used by .ci/run. PY312 names the
+# interpreter (make test-django6 PY312=/path/to/python3.12); by default the python3.12 on
+# PATH if it runs, else the newest 3.12 pyenv has installed (a pyenv shim runs only a
+# version pyenv has selected; `pyenv which` finds it without selecting it).
+PY312 ?= $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null || \
+	{ version=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$$' | sort -V | tail -n 1); \
+	  test -n "$$version" && PYENV_VERSION=$$version pyenv which python3.12; } 2>/dev/null)
 VENV312 ?= .venv312
 test-django6: browser
-	test -x $(VENV312)/bin/python || PYENV_VERSION=3.12.1 $(PY312) -m venv $(VENV312)
+	@test -n "$(PY312)" || { echo "test-django6 needs Python 3.12: make test-django6 PY312=/path/to/python3.12" >&2; exit 1; }
+	test -x $(VENV312)/bin/python || $(PY312) -m venv $(VENV312)
 	$(VENV312)/bin/python -m pip install --quiet -e '.[dev]' 'Django>=6.0,<7'
 	$(VENV312)/bin/python -m pytest
 
