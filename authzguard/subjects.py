@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router
 from django.db.models import Manager, QuerySet
 from django.utils.functional import LazyObject, empty
 
+from authzguard.policy.facts import Facts, subject_from_facts
 from authzguard.policy.model import Subject
 
 if TYPE_CHECKING:
@@ -92,6 +94,25 @@ def _group_names(user: Any) -> list[str]:
     return list(groups.values_list("name", flat=True))
 
 
+def user_facts(user: Any, groups: Iterable[str] = ()) -> Facts:
+    """The facts a policy grants roles on, read from a signed-in Django user.
+
+    ``groups`` are the names of the user's groups, read by the caller when they matter.
+    """
+    get_email_field = getattr(user, "get_email_field_name", None)
+    email_field = get_email_field() if get_email_field is not None else "email"
+    return Facts(
+        authenticated=True,
+        id=user.pk,
+        username=user.get_username(),
+        email=getattr(user, email_field, None) or None,
+        active=bool(getattr(user, "is_active", True)),
+        staff=bool(getattr(user, "is_staff", False)),
+        superuser=bool(getattr(user, "is_superuser", False)),
+        groups=tuple(groups),
+    )
+
+
 def subject_for(
     user: Any, policy: CompiledPolicy, *, kind: str | None = None, action: str | None = None
 ) -> Subject:
@@ -141,29 +162,14 @@ def _subject(
         return subject, False
     pending = False
     if user is None or not getattr(user, "is_authenticated", False):
-        subject = Subject(
-            roles=policy.direct_roles(authenticated=False, superuser=False, staff=False, groups=())
-        )
+        subject = subject_from_facts(policy, Facts.anonymous())
         need_groups = True  # nothing to query: this subject is complete
     else:
-        active = getattr(user, "is_active", True)
+        active = bool(getattr(user, "is_active", True))
         pending = need_groups and active and defer_groups
         groups = _group_names(user) if need_groups and active and not pending else []
-        roles = policy.direct_roles(
-            authenticated=True,
-            superuser=bool(active and getattr(user, "is_superuser", False)),
-            staff=bool(active and getattr(user, "is_staff", False)),
-            groups=groups,
-        )
-        get_email_field = getattr(user, "get_email_field_name", None)
-        email_field = get_email_field() if get_email_field is not None else "email"
-        subject = Subject(
-            id=user.pk,
-            username=user.get_username(),
-            email=getattr(user, email_field, None) or None,
-            roles=roles,
-            authenticated=True,
-        )
+        facts = user_facts(user, groups)
+        subject = subject_from_facts(policy, facts)
     if user is not None:
         complete = (need_groups and not pending) or not policy.uses_groups
         with contextlib.suppress(AttributeError):
