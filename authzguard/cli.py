@@ -15,7 +15,7 @@ from pathlib import Path
 from authzguard.exceptions import PolicyError
 from authzguard.policy import compile_policy, lint_paths, load_policy
 from authzguard.policy.compiler import CompiledPolicy
-from authzguard.policy.explain import Explanation, explain
+from authzguard.policy.explain import explain
 from authzguard.policy.facts import (
     Facts,
     UsageError,
@@ -85,7 +85,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     results = [explain(compiled, subject, action, resource) for action in actions]
     if args.format == "json":
         documents = [
-            {"action": action, **_explanation_json(result), "policy_version": compiled.version}
+            {"action": action, **result.as_dict(), "policy_version": compiled.version}
             for action, result in zip(actions, results, strict=True)
         ]
         for document in documents:
@@ -98,29 +98,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print("\n".join(result.lines()))
     denied = any(not result.decision.allowed for result in results)
     return EXIT_DENIED if args.exit_code and denied else EXIT_OK
-
-
-def _explanation_json(result: Explanation) -> dict[str, object]:
-    d = result.decision
-    return {
-        "allowed": d.allowed,
-        "rule": d.rule,
-        "reason": d.reason,
-        "chain": list(d.chain),
-        "error": d.error,
-        "effective_roles": sorted(result.effective_roles),
-        "steps": [
-            {
-                "rule": s.rule.id,
-                "effect": s.rule.effect,
-                "outcome": s.outcome,
-                "chain": list(s.chain),
-                "detail": s.detail,
-                "position": str(s.rule.position),
-            }
-            for s in result.steps
-        ],
-    }
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
