@@ -190,7 +190,7 @@ def in_turns(
     try:
         for name, server in servers.items():
             server.wait_ready(paths[name], cookie)
-        rounds, seconds, threads = (2, 2.0, 4) if quick else (4, 3.0, 4)
+        rounds, seconds, threads = (3, 2.0, 4) if quick else (4, 3.0, 4)
         totals: dict[str, dict[str, Any]] = {
             name: {
                 "requests": 0,
@@ -202,10 +202,12 @@ def in_turns(
             }
             for name in servers
         }
-        for _ in range(rounds):
-            # Turns, so a burst of load elsewhere on the machine hits every server alike.
-            for name, server in servers.items():
-                total = totals[name]
+        names = list(servers)
+        for turn in range(rounds):
+            # Turns, so a burst of load elsewhere on the machine hits every server alike;
+            # the order rotates, so no server always runs first or last.
+            for name in names[turn % len(names) :] + names[: turn % len(names)]:
+                server, total = servers[name], totals[name]
                 if tool == "wrk":
                     run = wrk_load(server.port, paths[name], cookie, seconds, threads)
                     total["p99s"].append(run["p99_s"])
