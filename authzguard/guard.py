@@ -53,7 +53,7 @@ from authzguard.resolvers import (
     plan_target,
     resource_attributes,
 )
-from authzguard.subjects import subject_for, subject_without_groups
+from authzguard.subjects import subject_for
 
 if TYPE_CHECKING:
     from authzguard.policy import CompiledPolicy
@@ -189,15 +189,11 @@ class _PolicyCache:
     """Per-policy memo: a reload or any ``AUTHZGUARD_*`` settings change (which resets the
     policy, see ``runtime``) brings a new policy object, hence a fresh cache."""
 
-    __slots__ = ("compiled_lookups", "defer_groups", "header_key", "policy", "prepared")
+    __slots__ = ("header_key", "policy", "prepared")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.policy = policy
         self.header_key = _header_key()
-        self.compiled_lookups = settings.COMPILED_LOOKUPS
-        # Reading groups only once an object was found would let a caller count queries
-        # to tell "forbidden" from "no such object": not when existence is hidden.
-        self.defer_groups = not settings.HIDE_EXISTENCE
         #: ``id(binding)`` to its preparation; the entry holds the binding, so the id
         #: cannot be reused while the entry exists.
         self.prepared: dict[int, _Prepared] = {}
@@ -318,18 +314,10 @@ def evaluate(
             # Malformed parameters are refused before anything reaches the database.
             query = parse_target(request, spec, kind, view_kwargs, prepared.target)
             authz.parameter, authz.source = query.parameter, query.source
-        # Group membership costs a query: decide without it first when it may not matter.
-        if cache.defer_groups:
-            subject, groups_pending = subject_without_groups(
-                user, policy, kind=binding.resource, action=binding.action
-            )
-        else:
-            subject = subject_for(user, policy, kind=binding.resource, action=binding.action)
-            groups_pending = False
-        if groups_pending and not policy.could_allow(subject, binding.action, binding.resource):
-            # Only a group-granted role could allow this: read the groups now.
-            subject = subject_for(user, policy, kind=binding.resource, action=binding.action)
-            groups_pending = False
+        # Groups are read here, before any lookup, whenever a group-granted role could
+        # change a decision on this pair: what a caller's queries show never depends on
+        # the target.
+        subject = subject_for(user, policy, kind=binding.resource, action=binding.action)
         authz.subject = subject
         if not policy.could_allow(subject, binding.action, binding.resource):
             if query is not None and query.field == "pk":
@@ -344,7 +332,7 @@ def evaluate(
             return outcome
         if query is not None:
             outcome.looked_up = True
-            target = fetch_target(query, kind, compiled=cache.compiled_lookups)
+            target = fetch_target(query, kind)
         elif target is None and custom:
             outcome.looked_up = True
             target = call_resolver(request, spec or TargetSpec(), binding.resolver, view_kwargs)
@@ -355,17 +343,6 @@ def evaluate(
             attributes = resource_attributes(target.obj, kind)
         resource = Resource(binding.resource, attributes)
         decision = policy.decide(subject, binding.action, resource)
-        # A deny reads the groups too, though they cannot undo it: so the queries a
-        # refused caller runs, and the rule its audit record names, do not depend on
-        # which of the object's attributes a deny rule matched.
-        if groups_pending and (
-            not decision.allowed
-            or policy.groups_could_change(decision, subject, binding.action, resource)
-        ):
-            subject = authz.subject = subject_for(
-                user, policy, kind=binding.resource, action=binding.action
-            )
-            decision = policy.decide(subject, binding.action, resource)
         authz.decision = decision
         if decision.allowed and decision.error is None:
             outcome.status = "allow"

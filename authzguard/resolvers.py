@@ -36,14 +36,12 @@ from django.core.exceptions import (
 )
 from django.core.signals import setting_changed
 from django.db import connections, models, router
-from django.db.models import QuerySet
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.db.models.query_utils import DeferredAttribute
 from django.dispatch import receiver
 from django.http import HttpRequest, UnreadablePostError
 from django.utils.module_loading import import_string
 
-from authzguard import lookups
 from authzguard.conf import settings
 from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
 from authzguard.policy.model import ResourceKind, TargetSpec
@@ -383,38 +381,19 @@ def parse_target(
     return TargetQuery(model, spec.field, value, spec.param, source, using, related, field)
 
 
-def fetch_target(
-    query: TargetQuery, kind: ResourceKind | None, *, compiled: bool = True
-) -> ResolvedTarget:
+def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarget:
     """The one object ``query`` designates: one query, joined with the relations that
     the kind's attributes read. Raises :class:`TargetNotFound` or :class:`AmbiguousTarget`.
-
-    ``compiled`` allows the statement compiled once per connection (:mod:`authzguard.lookups`)
-    where it applies; the ORM runs the lookup otherwise.
     """
     model = query.model
     related = query.related if query.related is not None else _select_related(model, kind)
-    found = (
-        lookups.lookup(model, query.field, query.lookup_field, query.value, query.using)
-        if compiled and not related
-        else None
-    )
-    if found is None:
-        # filter() on the manager first: a manager that overrides it (a tenant filter,
-        # say) is honoured; using() on a plain QuerySet would bypass it.
-        queryset = model._default_manager.filter(**{query.field: query.value})
-        if type(queryset).using is QuerySet.using:
-            # The database parse_target chose (and validated the value for): what
-            # using() sets, on the clone filter() just made, without cloning it again.
-            queryset._db = query.using  # type: ignore[attr-defined]
-        else:
-            queryset = queryset.using(query.using)  # its own using(): a router, a pin
-        if related:
-            queryset = queryset.select_related(*related)
-        # Two rows tell "exactly one" from "several"; limited in place (this queryset is
-        # ours) rather than by slicing, which clones it once more.
-        queryset.query.set_limits(high=lookups.LIMIT)
-        found = list(queryset)
+    # filter() on the manager first: a manager that overrides it (a tenant filter, say)
+    # is honoured; then the database parse_target validated the value for.
+    queryset = model._default_manager.filter(**{query.field: query.value}).using(query.using)
+    if related:
+        queryset = queryset.select_related(*related)
+    # Two rows tell "exactly one" from "several".
+    found = list(queryset[:2])
     if len(found) == 1:
         return ResolvedTarget(found[0], found[0].pk, query.parameter, query.source)
     label = f"{model._meta.label} with {query.field}={query.value!r}"
@@ -435,24 +414,6 @@ def call_resolver(
     if obj is None:
         raise TargetNotFound("the resolver found no object")
     return ResolvedTarget(obj, getattr(obj, "pk", None), spec.param, "resolver")
-
-
-def resolve_target(
-    request: HttpRequest,
-    spec: TargetSpec,
-    kind: ResourceKind | None,
-    view_kwargs: Mapping[str, Any],
-    resolver: Resolver | None = None,
-) -> ResolvedTarget:
-    """Find the one object ``spec`` (or ``resolver``) designates in ``request``.
-
-    Raises :class:`ParameterError` (400), :class:`TargetNotFound` (404) or
-    :class:`AmbiguousTarget`; anything else is a bug the caller turns into a deny.
-    """
-    if resolver is not None or spec.resolver:
-        return call_resolver(request, spec, resolver, view_kwargs)
-    query = parse_target(request, spec, kind, view_kwargs)
-    return fetch_target(query, kind, compiled=settings.COMPILED_LOOKUPS)
 
 
 def read_attribute(obj: object, path: str) -> object:
