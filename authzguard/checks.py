@@ -214,7 +214,9 @@ def _middleware_messages() -> tuple[list[CheckMessage], bool]:
 
 
 def _binding_messages(view: str, binding: Binding, policy: Policy) -> list[CheckMessage]:
-    origin = {"route": "routes:", "mixin": "AuthorizeMixin"}.get(binding.origin, "@authorize")
+    origin = {"route": "routes:", "mixin": "AuthorizeMixin", "drf": "DRF"}.get(
+        binding.origin, "@authorize"
+    )
     kind = policy.resources.get(binding.resource)
     if kind is None:
         what = f"resource {binding.resource!r}"
@@ -322,6 +324,11 @@ def check_enforcement(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
                 )
         elif route is not None:
             binding = route_binding(route)
+        if binding is None and is_drf_guarded(view.callback):
+            from authzguard.contrib.drf_checks import drf_view_messages
+
+            messages.extend(drf_view_messages(view, policy))
+            continue
         if binding is None:
             if (
                 settings.DENY_BY_DEFAULT

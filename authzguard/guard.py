@@ -45,6 +45,7 @@ from authzguard.policy.model import (
 from authzguard.resolvers import (
     ResolvedTarget,
     Resolver,
+    TargetParser,
     TargetPlan,
     TargetQuery,
     call_resolver,
@@ -265,14 +266,17 @@ def evaluate(
     target: ResolvedTarget | None = None,
     check_method: bool = True,
     refuse: str | None = None,
+    refused_status: Literal["deny", "method_not_allowed"] = "deny",
     phase_one_only: bool = False,
+    parser: TargetParser = parse_target,
 ) -> Outcome:
     """Decide whether ``request`` may run a view bound by ``binding``. Never raises.
 
     ``target`` skips resolution (the DRF permission passes the object DRF fetched);
     ``user`` overrides ``request.user`` (DRF authenticates inside the view);
-    ``refuse`` denies outright with that reason (unbound views), still audited;
-    ``phase_one_only`` stops after the subject check (the object is decided later).
+    ``refuse`` denies outright with that reason (unbound views), still audited, with
+    ``refused_status``; ``phase_one_only`` stops after the subject check (the object is
+    decided later); ``parser`` reads the target parameter (DRF: its URL kwarg only).
     """
     started = time.perf_counter()
     if user is None:
@@ -291,6 +295,7 @@ def evaluate(
     try:
         if refuse is not None:
             authz.subject = _bare_subject(user)
+            outcome.status = refused_status
             return outcome
         policy = runtime.get_policy()
         cache = _policy_cache(policy)
@@ -312,7 +317,7 @@ def evaluate(
         query: TargetQuery | None = None
         if target is None and spec is not None and not custom and not phase_one_only:
             # Malformed parameters are refused before anything reaches the database.
-            query = parse_target(request, spec, kind, view_kwargs, prepared.target)
+            query = parser(request, spec, kind, view_kwargs, prepared.target)
             authz.parameter, authz.source = query.parameter, query.source
         # Groups are read here, before any lookup, whenever a group-granted role could
         # change a decision on this pair: what a caller's queries show never depends on

@@ -332,6 +332,8 @@ class TargetQuery:
     related: tuple[str, ...] | None = None
     #: The model field ``field`` names (the one ``value`` was validated for).
     lookup_field: models.Field[Any, Any] | None = None
+    #: Where to look (a DRF view's ``get_queryset()``); ``None``: the default manager.
+    queryset: QuerySet[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +345,13 @@ class TargetPlan:
     model: type[models.Model]
     field: models.Field[Any, Any]
     related: tuple[str, ...]
+
+
+#: The signature of :func:`parse_target`: how a target parameter is read and validated.
+TargetParser = Callable[
+    [HttpRequest, TargetSpec, ResourceKind | None, Mapping[str, Any], TargetPlan | None],
+    TargetQuery,
+]
 
 
 def plan_target(spec: TargetSpec, kind: ResourceKind | None) -> TargetPlan:
@@ -387,9 +396,14 @@ def fetch_target(query: TargetQuery, kind: ResourceKind | None) -> ResolvedTarge
     """
     model = query.model
     related = query.related if query.related is not None else _select_related(model, kind)
-    # filter() on the manager first: a manager that overrides it (a tenant filter, say)
-    # is honoured; then the database parse_target validated the value for.
-    queryset = model._default_manager.filter(**{query.field: query.value}).using(query.using)
+    if query.queryset is not None:
+        # The view's own queryset (its database, its filters).
+        queryset = query.queryset.filter(**{query.field: query.value})
+    else:
+        # filter() on the manager first: a manager that overrides it (a tenant filter,
+        # say) is honoured; then the database parse_target validated the value for.
+        queryset = model._default_manager.filter(**{query.field: query.value})
+        queryset = queryset.using(query.using)
     if related:
         queryset = queryset.select_related(*related)
     # Two rows tell "exactly one" from "several".

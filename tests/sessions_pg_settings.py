@@ -39,3 +39,7 @@ ROOT_URLCONF = "tests.sessions_support"
 # tests.testapp has no migrations and a foreign key to auth.User: on PostgreSQL its syncdb
 # tables are created before auth's migrations run. These tests do not need it.
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "tests.testapp"]  # noqa: F405
+# authzguard's LoginView renders tests.testapp's registration/login.html.
+TEMPLATES = [
+    {**TEMPLATES[0], "DIRS": [BASE_DIR / "testapp" / "templates"]}  # noqa: F405
+]

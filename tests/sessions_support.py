@@ -14,7 +14,9 @@ from django.contrib.auth import (
     logout,
     update_session_auth_hash,
 )
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.contrib.sessions.backends import file as file_backend
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
@@ -25,7 +27,7 @@ from django.urls import path
 
 from authzguard.models import IndexedSession
 from authzguard.sessions import end_user_sessions, list_user_sessions
-from authzguard.sessions.views import end_own_sessions
+from authzguard.sessions.views import LoginView, end_own_sessions
 
 ENGINES = {
     "db": "django.contrib.sessions.backends.db",
@@ -123,7 +125,23 @@ urlpatterns = [
     path("sessions/end/", end_own_sessions, name="end-own-sessions"),
     path("end-user/", end_user),
     path("delete-user/", delete_user),
+    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/django-login/", DjangoLoginView.as_view()),
 ]
+
+
+class VanishingUserBackend(ModelBackend):
+    """Authenticates as ModelBackend; a user named ``vanishing-*`` is then deleted at once.
+
+    The deletion lands between the password check and ``login()``, where a concurrent
+    deletion of the user would.
+    """
+
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> Any:
+        user = super().authenticate(request, **credentials)
+        if user is not None and user.get_username().startswith("vanishing-"):
+            get_user_model()._default_manager.filter(pk=user.pk).delete()
+        return user
 
 
 # --- helpers -----------------------------------------------------------------------------

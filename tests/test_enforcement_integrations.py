@@ -51,7 +51,7 @@ def test_drf_writes_one_audit_record_per_request(
     assert [(r["action"], r["decision"], r["target_id"]) for r in records] == [
         ("read", "allow", alice.pk),
         ("read", "deny", bob.pk),
-        ("delete", "deny", None),
+        ("delete", "deny", bob.pk),
     ]
 
 
@@ -68,8 +68,9 @@ def test_drf_delete(alice: User, bob: User, admin: User, django_assert_num_queri
 def test_drf_undeclared_method_is_refused(alice: User) -> None:
     # PUT has no handler (DRF's 405) ...
     assert signed_in(alice).put(f"/api/users/{alice.pk}/").status_code == 405
-    # ... and OPTIONS has one but no authz action: refused, never allowed by omission.
-    assert signed_in(alice).options(f"/api/users/{alice.pk}/").status_code == 403
+    # ... and OPTIONS has one but no authz action accepts it: refused as the decorator
+    # refuses a method its action does not declare, never allowed by omission.
+    assert signed_in(alice).options(f"/api/users/{alice.pk}/").status_code == 405
 
 
 def test_drf_list_decides_without_object(alice: User, carol: User) -> None:
@@ -109,12 +110,14 @@ def test_drf_viewset_actions(alice: User, bob: User, carol: User) -> None:
     url = f"/api/notes/{note.pk}/"
     assert signed_in(carol).get(url).json() == {"id": note.pk, "title": "Old"}
     assert signed_in(bob).get(url).status_code == 403
-    patch = json.dumps({"title": "New"})
-    assert signed_in(carol).patch(url, patch, "application/json").status_code == 403
-    assert signed_in(alice).patch(url, patch, "application/json").status_code == 200
-    # Viewset actions without an authz action are refused, never allowed by omission.
-    assert signed_in(alice).delete(url).status_code == 403
-    assert signed_in(carol).get("/api/notes/").status_code == 403
+    put = json.dumps({"title": "New"})
+    assert signed_in(carol).put(url, put, "application/json").status_code == 403
+    assert signed_in(alice).put(url, put, "application/json").status_code == 200
+    # Viewset actions without an authz action are refused (405, as a method no action
+    # accepts), never allowed by omission; so is PATCH, which no note action declares.
+    assert signed_in(alice).patch(url, put, "application/json").status_code == 405
+    assert signed_in(alice).delete(url).status_code == 405
+    assert signed_in(carol).get("/api/notes/").status_code == 405
     assert Note.objects.get(pk=note.pk).title == "New"
 
 

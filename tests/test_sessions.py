@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -199,8 +200,6 @@ def test_signed_cookie_generation_makes_older_cookies_anonymous(session_settings
 def test_last_seen_is_touched_at_most_once_per_interval(
     indexed_engine: str, session_settings: Any
 ) -> None:
-    from datetime import timedelta
-
     from django.utils import timezone
 
     alice = make_user("alice")
@@ -225,6 +224,30 @@ def test_client_info_is_opt_in(session_settings: Any) -> None:
     browser.post("/login/", {"username": "alice", "password": "correct horse battery staple"})
     row = IndexedSession.objects.get(session_key=session_key(browser))
     assert (row.ip, row.user_agent) == ("192.0.2.7", "TestBrowser/1.0")
+
+
+HOSTILE_AGENT = "Evil\x00Browser/1.0\r\n\x1b[31m\x85\t" + "x" * 1000
+HOSTILE_ADDRESS = "fe80::1%eth\x000"  # REMOTE_ADDR as a proxy middleware may copy it
+
+
+def test_client_info_is_cleaned_at_login_and_at_the_later_touch(session_settings: Any) -> None:
+    session_settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    session_settings.AUTHZGUARD_SESSION_INDEX_CLIENT_INFO = True
+    session_settings.AUTHZGUARD_SESSION_TOUCH_INTERVAL = 0
+    make_user("alice")
+    browser = Client(HTTP_USER_AGENT=HOSTILE_AGENT, REMOTE_ADDR=HOSTILE_ADDRESS)
+    response = browser.post(
+        "/login/", {"username": "alice", "password": "correct horse battery staple"}
+    )
+    assert response.status_code == 200
+    row = IndexedSession.objects.get(session_key=session_key(browser))
+    assert row.ip == "fe80::1"
+    assert row.user_agent == "EvilBrowser/1.0[31m" + "x" * 237
+    assert len(row.user_agent) == 256
+
+    IndexedSession.objects.update(last_seen=row.last_seen - timedelta(minutes=5), user_agent="")
+    assert browser.get("/whoami/", HTTP_USER_AGENT="\x00\x7fOther\x00/2").status_code == 200
+    assert IndexedSession.objects.get().user_agent == "Other/2"
 
 
 def test_list_user_sessions_marks_the_current_one_and_hides_keys(indexed_engine: str) -> None:

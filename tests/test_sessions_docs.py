@@ -14,6 +14,7 @@ from authzguard.conf import Settings
 from authzguard.sessions.checks import MESSAGES
 from tests.sessions_support import (
     MIDDLEWARE,
+    PASSWORD,
     is_signed_in,
     make_user,
     session_settings,
@@ -91,3 +92,21 @@ def test_the_url_block_mounts_the_view() -> None:
     exec(next(b for b in BLOCKS if "urlpatterns" in b), namespace)
     (pattern,) = namespace["urlpatterns"]
     assert pattern.name == "end-own-sessions"
+
+
+@pytest.mark.django_db
+def test_the_login_view_block_mounts_authzguards_login_view(session_settings: Any) -> None:
+    from django.test import Client
+
+    from authzguard.sessions.views import LoginView
+
+    namespace: dict[str, Any] = {}
+    exec(next(b for b in BLOCKS if "LoginView" in b), namespace)
+    (pattern,) = namespace["urlpatterns"]
+    assert pattern.callback.view_class is LoginView
+    session_settings.ROOT_URLCONF = type("Urls", (), {"urlpatterns": [pattern]})
+    make_user("alice")
+    browser = Client()
+    response = browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
+    assert browser.session.get("_auth_user_id") is not None

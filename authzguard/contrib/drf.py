@@ -7,30 +7,54 @@ Declare on the view::
     class UserDetail(generics.RetrieveDestroyAPIView):
         permission_classes = [AuthzGuardPermission]
         authz_resource = "user"
-        authz_actions = {"GET": "read", "DELETE": "delete"}   # or authz_action = "read"
+        authz_actions = {"GET": "read", "DELETE": "delete"}
 
-Like DRF's own permissions, the view-level check runs first (refusing subjects no rule
-could cover, before any lookup), then the object check decides on the object DRF's
-``get_object()`` fetched. A view with ``authz_target`` resolves its target itself, with
-the same rules as ``@authorize``. List views are decided without an object: filter
-their querysets yourself.
+The contract (``docs/views.md``):
+
+- each request is decided against the action its method (or viewset action) maps to,
+  and that action must accept the method: anything else is a 405, as for ``@authorize``;
+- ``has_permission`` takes the whole decision, and writes the one audit record. On a
+  detail URL (``kwargs[lookup_url_kwarg or lookup_field]``) it looks the object up itself,
+  in the view's ``get_queryset()`` (or the kind's model) with the joins the decorator
+  uses, so no handler runs without a decision on its object, whether or not it calls
+  ``get_object()``;
+- ``has_object_permission`` only confirms that the object DRF fetched is that object.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
-from django.http import Http404
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
 from rest_framework import exceptions
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from authzguard.conf import settings
 from authzguard.decorators import make_binding
 from authzguard.guard import Binding, Outcome, evaluate, mark_checked
-from authzguard.resolvers import ResolvedTarget
+from authzguard.policy.model import ResourceKind, TargetSpec
+from authzguard.resolvers import (
+    TargetParser,
+    TargetPlan,
+    TargetQuery,
+    clean_value,
+    parse_target,
+    plan_target,
+)
+
+logger = logging.getLogger("authzguard")
+
+#: Methods that change nothing (RFC 9110): one action may not stand for these and others.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def uses_authzguard(view_class: type[Any]) -> bool:
@@ -41,36 +65,196 @@ def uses_authzguard(view_class: type[Any]) -> bool:
     )
 
 
-def _binding(request: Request, view: APIView) -> Binding | None:
-    resource: str | None = getattr(view, "authz_resource", None)
-    action: str | None = getattr(view, "authz_action", None)
-    actions: Mapping[str, str] | None = getattr(view, "authz_actions", None)
-    if actions is not None:
-        viewset_action = getattr(view, "action", None)
-        action = actions.get(viewset_action or "") or actions.get(request.method or "")
-    if not resource or not action:
-        return None
-    cache: dict[tuple[str, str], Binding] = view.__class__.__dict__.get("_authz_bindings", {})
-    binding = cache.get((resource, action))
-    if binding is None:
-        binding = make_binding(
+# -- what a view declares (read from the view, or its class for the system checks) --------
+
+
+def lookup_kwarg(view: Any) -> str:
+    """The URL kwarg naming a detail view's object, as DRF's ``get_object()`` reads it."""
+    return str(getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk"))
+
+
+def lookup_model_field(view: Any) -> str:
+    """The model field the lookup kwarg is compared with."""
+    return str(getattr(view, "lookup_field", None) or "pk")
+
+
+def declared_action(view: Any, method: str, viewset_action: str | None) -> object:
+    """The authz action ``view`` maps a request to (``None``: it maps none)."""
+    actions: Mapping[str, object] | None = getattr(view, "authz_actions", None)
+    if actions is None:
+        return getattr(view, "authz_action", None)
+    found = actions.get(viewset_action or "") or actions.get(method)
+    if found is None and method == "HEAD":
+        found = actions.get("GET")  # HEAD runs the GET handler
+    return found
+
+
+def ignored_kwargs(view: Any) -> frozenset[str]:
+    """URL kwargs DRF itself consumes (format suffix, URL versioning): never a target."""
+    versioning = getattr(view, "versioning_class", None)
+    version = getattr(versioning, "version_param", None) or api_settings.VERSION_PARAM
+    return frozenset({api_settings.FORMAT_SUFFIX_KWARG, version})
+
+
+def static_model_label(view: Any, kind: ResourceKind | None) -> str | None:
+    """The model a detail view's object is looked up in, as far as its class tells."""
+    queryset = getattr(view, "queryset", None)
+    model = getattr(queryset, "model", None)
+    if model is not None:
+        return str(model._meta.label)
+    return kind.model if kind is not None else None
+
+
+def has_own_queryset(view: Any) -> bool:
+    """Whether the view's ``get_queryset()`` can answer (``queryset`` set, or overridden)."""
+    view_class = view if isinstance(view, type) else type(view)
+    get_queryset = getattr(view_class, "get_queryset", None)
+    if get_queryset is None:
+        return False
+    return (
+        getattr(view, "queryset", None) is not None
+        or get_queryset is not GenericAPIView.get_queryset
+    )
+
+
+# -- bindings -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _binding(
+    resource: str,
+    action: str,
+    custom: tuple[object, str | None, str | None, str] | None,
+    detail: tuple[str, str] | None,
+) -> Binding:
+    """One Binding per declaration, so the guard's per-binding preparation is reused."""
+    if custom is not None:
+        target, source, model, field = custom
+        return make_binding(
             action,
             resource,
-            target=getattr(view, "authz_target", None),
-            source=getattr(view, "authz_source", None),
-            model=getattr(view, "authz_model", None),
-            field=getattr(view, "authz_field", "pk"),
+            target=target,  # type: ignore[arg-type]
+            source=source,
+            model=model,
+            field=field,
             origin="drf",
         )
-        cache[(resource, action)] = binding
-        type.__setattr__(view.__class__, "_authz_bindings", cache)
-    return binding
+    if detail is None:
+        return make_binding(action, resource, origin="drf")
+    param, field = detail
+    return Binding(
+        action, resource, TargetSpec(param=param, source="path", field=field), None, "drf"
+    )
 
 
-def _record(request: Request, binding: Binding, outcome: Outcome) -> None:
+class Undecidable(Exception):
+    """The request names something no decision could be taken on: refused."""
+
+
+def view_binding(view: Any, resource: str, action: str, kwargs: Mapping[str, Any]) -> Binding:
+    """The binding a request with URL ``kwargs`` is decided by (``ValueError`` if misdeclared)."""
+    target = getattr(view, "authz_target", None)
+    if target is not None:
+        custom = (
+            target,
+            getattr(view, "authz_source", None),
+            getattr(view, "authz_model", None),
+            getattr(view, "authz_field", "pk"),
+        )
+        return _binding(resource, action, custom, None)
+    param = lookup_kwarg(view)
+    if param in kwargs:
+        return _binding(resource, action, None, (param, lookup_model_field(view)))
+    others = sorted(set(kwargs) - ignored_kwargs(view))
+    if others:
+        # The handler may read an object through them: deciding without it would be open.
+        raise Undecidable(
+            f"the URL captures {', '.join(others)} but not the lookup kwarg {param!r}"
+        )
+    return _binding(resource, action, None, None)
+
+
+def _kwarg_parser(view: APIView) -> TargetParser:
+    """Read the target as ``get_object()`` does: the URL kwarg only, in ``get_queryset()``."""
+
+    def parse(
+        request: HttpRequest,
+        spec: TargetSpec,
+        kind: ResourceKind | None,
+        view_kwargs: Mapping[str, Any],
+        plan: TargetPlan | None,
+    ) -> TargetQuery:
+        queryset: QuerySet[Any] | None = None
+        if has_own_queryset(view):
+            queryset = view.get_queryset()  # type: ignore[attr-defined]
+            if not isinstance(queryset, QuerySet):
+                raise TypeError(f"get_queryset() returned {type(queryset).__name__}")
+        model = queryset.model if queryset is not None else None
+        if plan is None or (model is not None and plan.model is not model):
+            label = model._meta.label if model is not None else None
+            plan = plan_target(replace(spec, model=label), kind)
+        param = spec.param or ""
+        using = queryset.db if queryset is not None else plan.model._default_manager.db
+        value = clean_value(
+            view_kwargs[param], plan.field, max_length=spec.max_length, parameter=param, using=using
+        )
+        return TargetQuery(
+            plan.model, spec.field, value, param, "path", using, plan.related, plan.field, queryset
+        )
+
+    return parse
+
+
+# -- deciding -----------------------------------------------------------------------------
+
+
+def _refused(
+    request: Request, name: str, resource: str, reason: str, *, method_not_allowed: bool = False
+) -> Outcome:
+    return evaluate(
+        request._request,
+        Binding(name, resource, origin="drf"),
+        {},
+        user=request.user,
+        refuse=reason,
+        refused_status="method_not_allowed" if method_not_allowed else "deny",
+    )
+
+
+def decide(request: Request, view: APIView) -> Outcome:
+    """Decide ``request`` for ``view``: one audit record; errors deny, never raise."""
+    method = (request.method or "").upper()
+    viewset_action: str | None = getattr(view, "action", None)
+    name = viewset_action or method.lower()
+    resource = getattr(view, "authz_resource", None)
+    resource = resource if isinstance(resource, str) else ""
+    if method.lower() not in view.http_method_names or not hasattr(view, method.lower()):
+        return _refused(
+            request, name, resource, f"no handler for {method}", method_not_allowed=True
+        )
+    action = declared_action(view, method, viewset_action)
+    if action is None:
+        reason = f"the view maps no authz action to {name} ({method})"
+        return _refused(request, name, resource, reason, method_not_allowed=True)
+    if not resource or not isinstance(action, str) or not action:
+        return _refused(request, name, resource, "the view's authz declaration is incomplete")
+    try:
+        binding = view_binding(view, resource, action, view.kwargs)
+    except Undecidable as exc:
+        return _refused(request, action, resource, str(exc))
+    except Exception as exc:  # a misdeclared view is refused (authzguard.E034 at start-up)
+        logger.exception("authzguard refused %s: its declaration is invalid", request.path)
+        return _refused(request, action, resource, f"invalid declaration: {exc}")
+    custom = getattr(view, "authz_target", None) is not None
+    # A declared authz_target is read like @authorize's; a detail kwarg like get_object().
+    parser = parse_target if custom or binding.target is None else _kwarg_parser(view)
+    return evaluate(request._request, binding, view.kwargs, user=request.user, parser=parser)
+
+
+def _record(request: Request, outcome: Outcome) -> None:
     request.authz = outcome.authz  # type: ignore[attr-defined]
     request._request.authz = outcome.authz  # type: ignore[attr-defined]
-    mark_checked(request._request, binding, outcome)
+    mark_checked(request._request, outcome.authz.binding, outcome)
 
 
 def _not_found(view: APIView, obj: Any = None) -> Http404:
@@ -84,74 +268,54 @@ def _not_found(view: APIView, obj: Any = None) -> Http404:
     return Http404(f"No {meta.object_name} matches the given query.")
 
 
-def _refuse(outcome: Outcome, view: APIView, obj: Any = None) -> bool:
+def _refuse(outcome: Outcome, request: Request, view: APIView) -> bool:
     if outcome.allowed:
         return True
     signed_in = outcome.authz.subject.authenticated
+    if outcome.status == "method_not_allowed":
+        raise exceptions.MethodNotAllowed(request.method or "")
     if outcome.status == "not_found" or (
         settings.HIDE_EXISTENCE
         and outcome.targeted
         and (signed_in or outcome.looked_up or outcome.status == "ambiguous")
     ):
-        raise _not_found(view, obj)
+        raise _not_found(view)
     if outcome.status in ("bad_request", "ambiguous"):
         raise exceptions.ParseError(outcome.message)
-    if outcome.status == "method_not_allowed":
-        raise exceptions.MethodNotAllowed("")
     if not signed_in:
         raise exceptions.NotAuthenticated()
     raise exceptions.PermissionDenied()
 
 
-def _lookup(view: APIView) -> str:
-    return str(getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk"))
+def _same_object(authorized: object, fetched: object) -> bool:
+    if authorized is fetched:
+        return True
+    ours, theirs = getattr(type(authorized), "_meta", None), getattr(type(fetched), "_meta", None)
+    if ours is None or theirs is None or ours.concrete_model is not theirs.concrete_model:
+        return False
+    pk = getattr(authorized, "pk", None)
+    return pk is not None and pk == getattr(fetched, "pk", None)
 
 
 class AuthzGuardPermission(BasePermission):
-    """Allow a DRF request only when the policy allows the view's action on its target."""
+    """Allow a DRF request only when the policy allows its action on its object."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        method = (request.method or "").lower()
-        if method not in view.http_method_names or not hasattr(view, method):
-            # No handler will run: answer DRF's 405 rather than a misleading 403.
-            raise exceptions.MethodNotAllowed(request.method or "")
-        binding = _binding(request, view)
-        if binding is None:
-            # An undeclared action for this method or viewset action: fail closed.
-            refused = evaluate(
-                request._request, Binding("", ""), {}, user=request.user, refuse="no action"
-            )
-            return _refuse(refused, view)
-        custom = binding.target is not None or binding.resolver is not None
-        is_detail = not custom and _lookup(view) in view.kwargs
-        outcome = evaluate(
-            request._request,
-            binding,
-            view.kwargs,
-            user=request.user,
-            check_method=False,
-            phase_one_only=is_detail,
-        )
-        outcome.targeted = outcome.targeted or is_detail
-        _record(request, binding, outcome)
-        return _refuse(outcome, view)
+        outcome = decide(request, view)
+        _record(request, outcome)
+        return _refuse(outcome, request, view)
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
-        binding = _binding(request, view)
         authz = getattr(request, "authz", None)
-        if binding is None:
-            return False
-        if binding.target is not None or binding.resolver is not None:
-            # Already decided on the resolved target in has_permission: it must be this object.
-            return bool(authz is not None and authz.allowed and authz.target is obj)
-        outcome = evaluate(
-            request._request,
-            binding,
-            view.kwargs,
-            user=request.user,
-            target=ResolvedTarget(obj, getattr(obj, "pk", None), _lookup(view), "path"),
-            check_method=False,
-        )
-        outcome.looked_up = outcome.targeted = True
-        _record(request, binding, outcome)
-        return _refuse(outcome, view, obj)
+        if authz is not None and authz.allowed and authz.target is not None:
+            if _same_object(authz.target, obj):
+                return True
+            logger.error(
+                "authzguard refused %s: the view fetched %r, not the object it was allowed",
+                request.path,
+                obj,
+            )
+        # Not the authorized object (or none was): a view reading another one is refused.
+        if settings.HIDE_EXISTENCE:
+            raise _not_found(view, obj)
+        return False

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
@@ -42,7 +43,15 @@ def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any)
     if engine is None or request is None or not hasattr(request, "session"):
         return
     if engine.indexed:
-        record_session(request, user)
+        if not record_session(request, user):
+            # Deleted while signing in: no session may outlive the user, and a stock
+            # LoginView redirects whatever a receiver does, so end this one now.
+            request.session.flush()
+            request.user = AnonymousUser()
+            audit.emit(
+                "session.refused",
+                {"user": user_pk_string(user), "reason": "user_deleted", "path": request.path},
+            )
     else:
         request.session[GENERATION_SESSION_KEY] = current_generation(user_pk_string(user))
 

@@ -77,7 +77,9 @@ class SessionIndexMiddleware(MiddlewareMixin):
             return response
         if new_key is not None and session.get(SESSION_KEY) is not None:
             # cycle_key() during the request (login, update_session_auth_hash, the app).
-            rekey_session(start_key, new_key)
+            if not rekey_session(start_key, new_key):
+                # Ended while this request ran: the new key must not outlive the old one.
+                self._refuse(request, str(session[SESSION_KEY]), "not_indexed")
         else:
             forget_session(start_key)
         return response

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from authzguard import audit
@@ -129,9 +129,15 @@ def _end_indexed(
     # Other stores are purged after the index rows are gone, so a failure there still
     # leaves the sessions refused by the middleware (which requires an index row).
     with transaction.atomic():
-        keys = set(rows.values_list("session_key", flat=True))
+        # Locked (rekey_session takes the same lock, so a key rotation waits for this
+        # purge and then finds its row gone) and deleted by primary key: a row renamed
+        # by a rotation that got in first is still this session's row.
+        found = dict(rows.select_for_update().order_by("pk").values_list("pk", "session_key"))
+        keys = set(found.values())
         keys.update(known_keys)
-        IndexedSession.objects.filter(session_key__in=keys).delete()
+        IndexedSession.objects.filter(
+            Q(pk__in=list(found)) | Q(session_key__in=list(known_keys))
+        ).delete()
         if engine.in_database:
             engine.delete(sorted(keys))
     if not engine.in_database:

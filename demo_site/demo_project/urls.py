@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
+from authzguard.sessions.views import LoginView
 from demo_app import views
 
 handler400 = "demo_app.views.bad_request"
@@ -13,7 +14,8 @@ handler404 = "demo_app.views.page_not_found"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
     path("whoami/", views.whoami, name="whoami"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # authzguard's LoginView: a user deleted while signing in gets the form back, not a 500.
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sessions/", views.my_sessions, name="my-sessions"),
     path("sessions/end/", views.end_sessions, name="end-sessions"),

@@ -69,4 +69,5 @@ class NoteViewSet(_Base, viewsets.ModelViewSet):  # type: ignore[misc]
     queryset = Note.objects.all()
     serializer_class = NoteSerializer
     authz_resource = "note"
-    authz_actions = {"retrieve": "read", "partial_update": "edit"}
+    # PUT only: "replace" declares it; no note action declares PATCH.
+    authz_actions = {"retrieve": "read", "update": "replace"}
