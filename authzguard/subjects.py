@@ -79,5 +79,7 @@ def subject_for(
         )
     if user is not None:
         with contextlib.suppress(AttributeError):
-            setattr(user, _CACHE_ATTR, (policy.version, need_groups or not policy.uses_groups, subject))
+            setattr(
+                user, _CACHE_ATTR, (policy.version, need_groups or not policy.uses_groups, subject)
+            )
     return subject

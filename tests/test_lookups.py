@@ -17,7 +17,7 @@ from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 
 from authzguard.exceptions import AmbiguousTarget, TargetNotFound
-from authzguard.resolvers import TargetQuery, fetch_target, lookup_field
+from authzguard.resolvers import TargetQuery, fetch_target
 from tests.testapp.models import (
     CURRENT_TENANT,
     USING_CALLS,
@@ -46,7 +46,7 @@ def state(obj: models.Model) -> dict[str, Any]:
 
 
 def fetched(model: type[models.Model], path: str, value: object) -> Any:
-    query = TargetQuery(model, path, value, "p", "query", "default", (), lookup_field(model, path))
+    query = TargetQuery(model, path, value, "p", "query", "default", ())
     return fetch_target(query, None).obj
 
 
@@ -93,7 +93,7 @@ def test_the_lookup_builds_what_the_orm_builds(
 ) -> None:
     wanted = value(data)
     rows = orm(model, path, wanted)
-    query = TargetQuery(model, path, wanted, "p", "query", "default", (), lookup_field(model, path))
+    query = TargetQuery(model, path, wanted, "p", "query", "default", ())
     if len(rows) != 1:
         with pytest.raises(TargetNotFound if not rows else AmbiguousTarget):
             fetch_target(query, None)
@@ -112,7 +112,7 @@ def test_converters_run_as_the_orm_runs_them(data: dict[str, Any]) -> None:
 def test_a_manager_that_filters_is_honoured() -> None:
     shown = Shelved.objects.create(name="shown")
     hidden = Shelved.objects.create(name="hidden", hidden=True)
-    query = TargetQuery(Shelved, "pk", hidden.pk, "id", "path", "default", (), None)
+    query = TargetQuery(Shelved, "pk", hidden.pk, "id", "path", "default", ())
     with pytest.raises(TargetNotFound):
         fetch_target(query, None)
     query = TargetQuery(Shelved, "pk", shown.pk, "id", "path", "default", ())
@@ -133,20 +133,17 @@ def test_one_query_with_two_rows_at_most(data: dict[str, Any]) -> None:
 
 
 def test_fetch_target_reports_none_and_several(data: dict[str, Any]) -> None:
-    field = lookup_field(Note, "title")
     with pytest.raises(AmbiguousTarget):
-        fetch_target(TargetQuery(Note, "title", "same", "t", "query", "default", (), field), None)
+        fetch_target(TargetQuery(Note, "title", "same", "t", "query", "default", ()), None)
     with pytest.raises(TargetNotFound):
-        fetch_target(TargetQuery(Note, "title", "nope", "t", "query", "default", (), field), None)
-    found = fetch_target(
-        TargetQuery(Note, "title", "pin", "t", "query", "default", (), field), None
-    )
+        fetch_target(TargetQuery(Note, "title", "nope", "t", "query", "default", ()), None)
+    found = fetch_target(TargetQuery(Note, "title", "pin", "t", "query", "default", ()), None)
     assert found.obj == data["pinned"].note_ptr
 
 
 def test_relations_to_join_keep_the_orm_path(data: dict[str, Any]) -> None:
-    field = lookup_field(Note, "slug")
-    query = TargetQuery(Note, "slug", "n1", "s", "query", "default", ("owner",), field)
+
+    query = TargetQuery(Note, "slug", "n1", "s", "query", "default", ("owner",))
     with CaptureQueriesContext(connection) as captured:
         target = fetch_target(query, None)
         assert target.obj.owner.username == "ann"  # joined: no second query
@@ -196,7 +193,6 @@ def test_a_querysets_own_using_is_honoured() -> None:
     primary) gets the alias the lookup chose through that ``using()``."""
     Archived.objects.create(name="kept")
     USING_CALLS.clear()
-    field = lookup_field(Archived, "name")
-    query = TargetQuery(Archived, "name", "kept", "n", "query", "replica", (), field)
+    query = TargetQuery(Archived, "name", "kept", "n", "query", "replica", ())
     assert fetch_target(query, None).obj.name == "kept"
     assert USING_CALLS == ["replica"]
