@@ -40,7 +40,7 @@ def hides(outcome: Outcome) -> bool:
     after a lookup, could tell that the object exists. An anonymous visitor refused before
     any lookup learns nothing about the object and still gets the login redirect.
     """
-    if not settings.HIDE_EXISTENCE or outcome.status == "method_not_allowed":
+    if not settings.HIDE_EXISTENCE or outcome.status in ("method_not_allowed", "bad_request"):
         return False
     if outcome.status == "ambiguous":
         return True
@@ -51,11 +51,11 @@ def refusal(outcome: Outcome) -> Refusal:
     """Which kind of refusal a refused outcome is, for every adapter."""
     if outcome.status == "allow":
         raise ValueError("refusal() is only for refused outcomes")
-    if outcome.status == "method_not_allowed":
-        return "method_not_allowed"
+    if outcome.status in ("method_not_allowed", "bad_request"):
+        return outcome.status  # neither says anything about the object
     if outcome.status == "not_found" or hides(outcome):
         return "not_found"
-    if outcome.status in ("bad_request", "ambiguous"):
+    if outcome.status == "ambiguous":
         return "bad_request"
     return "forbidden" if outcome.authz.subject.authenticated else "unauthenticated"
 

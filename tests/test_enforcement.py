@@ -107,6 +107,26 @@ def test_anonymous_json_gets_401(url: str, bob: User) -> None:
     assert not ViewCall.objects.exists()
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "application/vnd.api+json"])
+def test_a_json_body_is_read_and_refused_as_json(bob: User, content_type: str) -> None:
+    body = json.dumps({"email": "bob@example.com"})
+    response = Client().post("/sessions/end/", body, content_type=content_type)
+    assert response.status_code == 401
+    assert response.wsgi_request.authz.source == "json"  # type: ignore[attr-defined]
+    assert not ViewCall.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"), [("text/x+json", 302), ("application/x+json", 401)]
+)
+def test_the_refusal_takes_json_as_the_body_reader_does(
+    bob: User, content_type: str, status: int
+) -> None:
+    """Only ``application/json`` and ``application/*+json`` are JSON, here as for the body."""
+    response = Client().get(f"/users/{bob.pk}/", CONTENT_TYPE=content_type)
+    assert response.status_code == status
+
+
 @pytest.mark.parametrize("url", END + DELETE)
 @pytest.mark.parametrize("method", ["get", "head", "put", "patch", "options"])
 def test_wrong_method_is_405_before_any_query(
