@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest test-django6 demo bench soak docs clean
+.PHONY: venv test lint typecheck browser pytest test-django6 demo bench soak docs clean
 
 venv: $(STAMP)
 
@@ -23,16 +23,40 @@ typecheck: venv
 	$(BIN)/mypy
 	DJANGO_SECRET_KEY=mypy $(BIN)/mypy --config-file demo_site/mypy.ini
 
-pytest: venv
+# The browser test drives Debian's Chromium, never a browser Playwright downloads. When it
+# is missing, this installs the chromium package with apt-get (as root). If that cannot be
+# done, CI=true stops here; elsewhere the browser test skips and says why. The tests read
+# the same variable (tests/browser/conftest.py).
+export AUTHZGUARD_TEST_CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(AUTHZGUARD_TEST_CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser test ($(AUTHZGUARD_TEST_CHROMIUM) is missing)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	fi; \
+	if [ -x "$(AUTHZGUARD_TEST_CHROMIUM)" ]; then exit 0; fi; \
+	case "$$(printf %s "$${CI-}" | tr A-Z a-z)" in \
+	1|true|yes) echo "CI=true: $(AUTHZGUARD_TEST_CHROMIUM) is missing and was not installed (installing needs root and apt-get)" >&2; exit 1;; \
+	*) echo "warning: $(AUTHZGUARD_TEST_CHROMIUM) is missing (as root, make browser installs it): the browser test will skip" >&2;; \
+	esac
+
+pytest: venv browser
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest docs
 
-# Django 6.x needs Python 3.12+: a second environment, used by .ci/run.
-PY312 ?= python3.12
+# Django 6.x needs Python 3.12+: a second environment, used by .ci/run. PY312 names the
+# interpreter (make test-django6 PY312=/path/to/python3.12); by default the python3.12 on
+# PATH if it runs, else the newest 3.12 pyenv has installed (a pyenv shim runs only a
+# version pyenv has selected; `pyenv which` finds it without selecting it).
+PY312 ?= $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null || \
+	{ version=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$$' | sort -V | tail -n 1); \
+	  test -n "$$version" && PYENV_VERSION=$$version pyenv which python3.12; } 2>/dev/null)
 VENV312 ?= .venv312
-test-django6:
-	test -x $(VENV312)/bin/python || PYENV_VERSION=3.12.1 $(PY312) -m venv $(VENV312)
+test-django6: browser
+	@test -n "$(PY312)" || { echo "test-django6 needs Python 3.12: make test-django6 PY312=/path/to/python3.12" >&2; exit 1; }
+	test -x $(VENV312)/bin/python || $(PY312) -m venv $(VENV312)
 	$(VENV312)/bin/python -m pip install --quiet -e '.[dev]' 'Django>=6.0,<7'
 	$(VENV312)/bin/python -m pytest
 
@@ -50,10 +74,12 @@ demo: venv
 # Long runs of the concurrency tests, SOAK_FACTOR times their `make test` length:
 # policy reloads under 8 deciding threads (both engines, and through runtime), and
 # logins racing the deletion of their user on PostgreSQL with db and Redis sessions.
+# Then the property tests with the Hypothesis profile "soak" (tests/conftest.py).
 SOAK_FACTOR ?= 50
 soak: venv
-	SOAK_FACTOR=$(SOAK_FACTOR) $(BIN)/python -m pytest -p no:cacheprovider \
-		tests/test_policy_threads.py tests/test_sessions_services.py::test_postgresql_suite_in_its_own_process
+	SOAK_FACTOR=$(SOAK_FACTOR) HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/test_policy_threads.py tests/test_sessions_services.py::test_postgresql_suite_in_its_own_process \
+		tests/test_policy_properties.py
 
 # The documentation site (MkDocs); warnings are errors. `make test` runs it.
 docs: venv

@@ -9,11 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from tests.browser.server import DemoServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Examples per property test (marker ``property``): bounded in `make test`; `make soak`
+# sets HYPOTHESIS_PROFILE=soak. Loaded here, before the test modules build their settings.
+settings.register_profile("test", max_examples=50)
+settings.register_profile("soak", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
 
 
 def _reachable(host: str, port: int) -> bool:

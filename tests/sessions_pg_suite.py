@@ -176,7 +176,8 @@ def test_a_login_racing_the_deletion_of_its_user_never_leaves_a_live_session(
         else:
             assert IndexedSession.objects.filter(user_id=user_pk).exists() == is_signed_in(browser)
     print(f"\n{engine} race outcomes over {rounds} rounds: {dict(outcomes)}")
-    assert sum(outcomes.values()) == rounds
+    # Each round's login was checked above; the race must also have deleted users.
+    assert any(outcome.startswith("deleted=True") for outcome in outcomes), outcomes
 
 
 @pytest.mark.parametrize("engine", ["db", "cache"])

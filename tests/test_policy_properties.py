@@ -35,8 +35,10 @@ from tests.policy_gen import (
     write_policy,
 )
 
+pytestmark = pytest.mark.property
+
+# The number of examples comes from the Hypothesis profile (tests/conftest.py).
 PROPERTY_SETTINGS = settings(
-    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=False,
@@ -99,7 +101,7 @@ def test_decide_equals_the_reference_reading_and_stock_casbin(data: st.DataObjec
             )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=60)
+@PROPERTY_SETTINGS
 @given(st.data())
 def test_well_typed_requests_follow_the_strict_reading(data: st.DataObject) -> None:
     """With values of their declared types, Python's operators and the spec's words agree.
@@ -226,7 +228,7 @@ def test_any_values_compare_as_python_does_declared_types_deny(
 # -- leaving group membership unread -------------------------------------------------------
 
 
-@settings(PROPERTY_SETTINGS, max_examples=200)
+@PROPERTY_SETTINGS
 @given(st.data())
 def test_a_decision_groups_cannot_change_is_the_decision_with_groups(
     data: st.DataObject,

@@ -12,6 +12,7 @@ import itertools
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,7 +85,11 @@ REQUESTS = [
     for resource in RESOURCES
 ]
 READERS = 8
-DURATION = 1.2  # seconds of deciding per run (times SOAK_FACTOR: tests/soak.py)
+# A run lasts until these events have happened, however slow a loaded machine is; both
+# are multiplied by SOAK_FACTOR under `make soak` (tests/soak.py).
+SWAPS = 10
+DECISIONS_PER_READER = 100
+HANG_GUARD = 300.0  # seconds: ends a deadlocked run; not a speed requirement
 
 
 def answers(text: str) -> list[bool]:
@@ -125,17 +130,21 @@ def race(
     current: Callable[[], CompiledPolicy],
     reload: Callable[[int], None],
     expected: dict[str, list[bool]],
-    duration: float = DURATION,
 ) -> Run:
-    """Readers decide against ``current()`` while ``reload(n)`` swaps policies."""
-    duration = soak.seconds(duration)
+    """Readers decide against ``current()`` while ``reload(n)`` swaps policies.
+
+    The run ends once the reloader has swapped ``SWAPS`` times and every reader has made
+    ``DECISIONS_PER_READER`` decisions and seen both versions (all times ``SOAK_FACTOR``).
+    """
     run = Run(expected)
     stop = threading.Event()
     start = threading.Barrier(READERS + 1)
+    # Each reader writes only its own slot; the main thread reads them to know when to stop.
+    counts = [0] * READERS
+    seen_by: list[set[str]] = [set() for _ in range(READERS)]
 
     def reader(index: int) -> None:
-        decisions = 0
-        seen: set[str] = set()
+        seen = seen_by[index]
         try:
             start.wait()
             for n in itertools.count():
@@ -155,7 +164,7 @@ def race(
                 policy = current()
                 decision = policy.decide(subject, action, resource)
                 right = run.expected[policy.version][(n * 7 + index) % len(REQUESTS)]
-                decisions += 1
+                counts[index] += 1
                 seen.add(policy.version)
                 if decision.allowed != right or decision.reason.startswith(
                     "denied: evaluation failed"
@@ -166,7 +175,7 @@ def race(
             with run.lock:
                 run.errors.append(repr(exc))
         with run.lock:
-            run.decisions += decisions
+            run.decisions += counts[index]
             run.seen_versions |= seen
 
     def reloader() -> None:
@@ -181,12 +190,21 @@ def race(
             with run.lock:
                 run.errors.append(repr(exc))
 
+    def done() -> bool:
+        return (
+            run.swaps >= soak.rounds(SWAPS)
+            and min(counts) >= soak.rounds(DECISIONS_PER_READER)
+            and all(seen == set(expected) for seen in seen_by)
+        )
+
     threads = [threading.Thread(target=reader, args=(i,)) for i in range(READERS)]
     threads.append(threading.Thread(target=reloader))
     with fast_switching():
         for thread in threads:
             thread.start()
-        stop.wait(duration)
+        give_up = time.monotonic() + soak.seconds(HANG_GUARD)
+        while not done() and not run.errors and time.monotonic() < give_up:
+            time.sleep(0.01)
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
@@ -214,9 +232,10 @@ def _versions(paths: tuple[Path, Path]) -> dict[str, list[bool]]:
 def check(run: Run) -> None:
     assert run.errors == []
     assert run.wrong[:5] == []
-    assert run.swaps >= 4, f"only {run.swaps} reloads happened"
+    assert run.swaps >= soak.rounds(SWAPS), f"only {run.swaps} reloads happened"
     assert run.seen_versions == set(run.expected), "readers did not see both versions"
-    assert run.decisions >= 400, f"only {run.decisions} decisions"
+    wanted = READERS * soak.rounds(DECISIONS_PER_READER)
+    assert run.decisions >= wanted, f"only {run.decisions} decisions"
 
 
 @pytest.mark.parametrize("engine", ["indexed", "casbin"])
@@ -233,9 +252,7 @@ def test_decisions_stay_right_through_atomic_swaps(
         # Build completely, then one assignment makes it current (as runtime does).
         holder[0] = make(compile_policy(load_policy([policy_files[(n + 1) % 2]])))
 
-    # The Casbin engine is slow: give it time to reach a few hundred decisions.
-    duration = 3.0 if engine == "casbin" else DURATION
-    check(race(lambda: holder[0], reload, expected, duration))
+    check(race(lambda: holder[0], reload, expected))
 
 
 def test_runtime_reload_policy_under_concurrent_decisions(

@@ -1,16 +1,15 @@
 """Browser fixtures: Debian's Chromium, driven by Playwright for Python.
 
-Playwright never downloads a browser here: the set-up installs Debian's ``chromium``
-package with apt-get when ``/usr/bin/chromium`` is missing, and Playwright launches
-that binary through ``executable_path``. A missing browser fails the run under
-``CI=true`` and skips the browser tests elsewhere (like the PostgreSQL/Redis fixtures).
+Playwright never downloads a browser here: it launches Debian's ``chromium`` through
+``executable_path``. ``make browser`` (which ``make test`` runs) installs the package with
+apt-get when ``/usr/bin/chromium`` is missing; these fixtures only look for it. A missing
+browser fails the run under ``CI=true`` and skips the browser tests elsewhere (like the
+PostgreSQL/Redis fixtures).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,36 +39,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _install_chromium() -> str | None:
-    """Install Debian's chromium package; ``None`` on success, else why it failed."""
-    apt_get = shutil.which("apt-get")
-    if apt_get is None:
-        return "apt-get is not available to install chromium"
-    if os.geteuid() != 0:
-        return "installing chromium with apt-get needs root"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    steps = [
-        [apt_get, "update", "-q"],
-        [apt_get, "install", "-y", "-q", "--no-install-recommends", "chromium"],
-    ]
-    for step in steps:
-        try:
-            result = subprocess.run(
-                step, env=env, capture_output=True, text=True, timeout=900, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return f"{' '.join(step)} timed out"
-        if result.returncode != 0:
-            return f"{' '.join(step)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-    return None
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     if not CHROMIUM.exists():
-        problem = _install_chromium()
-        if problem is not None or not CHROMIUM.exists():
-            _unavailable(problem or f"chromium was installed but {CHROMIUM} is missing")
+        _unavailable(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium (as root)")
     return CHROMIUM
 
 
