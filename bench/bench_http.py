@@ -7,9 +7,9 @@ signed-in owner of the record (a member of one team group):
   ``login_required`` (so it loads the session and the user, as the protected one must)
   and fetches the record itself (``get_object_or_404``). This is the baseline.
 * ``protected``: ``AuthzGuardMiddleware`` and ``@authorize("read", "kind005",
-  target="id", source="path")``; authzguard resolves the target (its compiled lookup,
-  ``authzguard.lookups``), builds the subject (the owner's groups are not read: no rule
-  a group could add changes this allow), decides on the synthetic policy
+  target="id", source="path")``; authzguard resolves the target (the ORM's
+  ``filter(pk=...)[:2]``), builds the subject (reading the owner's groups only when a
+  rule on that kind and action names a group-granted role), decides on the synthetic policy
   (bench/synthetic.py, 10 or 10k rules) and hands the object to the view through
   ``request.authz.target``.
 * ``protected, ORM lookup`` (in process only): the same, but the target comes from a
