@@ -5,8 +5,10 @@ signed-in owner of the record (a member of one team group), on the per-request p
 bench/synthetic.py at 10 and 10k rules:
 
 * ``protected``: ``AuthzGuardMiddleware`` and ``@authorize("read", "kind005",
-  target="id", source="path")``; authzguard resolves the target, builds the subject (its
-  groups when the policy needs them), decides, and hands the object to the view through
+  target="id", source="path")``; authzguard resolves the target (the ORM's
+  ``filter(pk=...)[:2]``), builds the subject (reading the owner's groups only when a
+  rule on that kind and action names a group-granted role), decides on the synthetic policy
+  (bench/synthetic.py, 10 or 10k rules) and hands the object to the view through
   ``request.authz.target``.
 * ``hand-written`` (the baseline of the per-request target): no authzguard; a
   ``login_required`` view that does the same work by hand: the ORM lookup authzguard does
