@@ -213,7 +213,7 @@ def _middleware_messages() -> tuple[list[CheckMessage], bool]:
     return messages, True
 
 
-def _binding_messages(view: str, binding: Binding, policy: Policy) -> list[CheckMessage]:
+def binding_messages(view: str, binding: Binding, policy: Policy) -> list[CheckMessage]:
     origin = {"route": "routes:", "mixin": "AuthorizeMixin", "drf": "DRF"}.get(
         binding.origin, "@authorize"
     )
@@ -346,7 +346,7 @@ def check_enforcement(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
                     )
                 )
             continue
-        found = _binding_messages(view.view_name, binding, policy)
+        found = binding_messages(view.view_name, binding, policy)
         messages.extend(found)
         if found:
             continue

@@ -90,14 +90,6 @@ class Settings:
         return bool(self._get("AUTHZGUARD_SESSION_PURGE_ON_PASSWORD_CHANGE", False))
 
     @property
-    def COMPILED_LOOKUPS(self) -> bool:
-        """Run declarative target lookups as statements compiled once per connection
-        (stock managers, no related objects selected); ``False`` sends every lookup
-        through the ORM.
-        Default: ``True``."""
-        return bool(self._get("AUTHZGUARD_COMPILED_LOOKUPS", True))
-
-    @property
     def REQUEST_ID_HEADER(self) -> str | None:
         """Request header whose well-formed value becomes the audit ``request_id``
         (else one is generated). Default: ``"X-Request-ID"``; ``None`` to always generate."""

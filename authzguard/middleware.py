@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 
-from authzguard import denial, runtime
+from authzguard import runtime
 from authzguard.conf import settings
 from authzguard.decorators import BINDING_ATTR, EXEMPT_ATTR
-from authzguard.guard import Binding, Outcome, enforce, evaluate, mark_checked
+from authzguard.enforcement import enforce, refuse
+from authzguard.guard import Binding
 from authzguard.policy.model import RouteBinding
 
 View = Callable[..., Any]
@@ -63,21 +65,10 @@ def is_drf_guarded(view: View) -> bool:
     return uses_authzguard(view_class)
 
 
-#: ``id(route)`` to ``(route, binding)``: one Binding per ``routes:`` entry, so the guard's
-#: per-binding preparation is reused across requests (the entry keeps ``route`` alive,
-#: so its id cannot be reused meanwhile).
-_route_bindings: dict[int, tuple[RouteBinding, Binding]] = {}
-
-
+@lru_cache(maxsize=1024)
 def route_binding(route: RouteBinding) -> Binding:
-    cached = _route_bindings.get(id(route))
-    if cached is not None and cached[0] is route:
-        return cached[1]
-    binding = Binding(route.action, route.resource, route.target, None, "route")
-    if len(_route_bindings) >= 4096:  # routes of policies replaced since
-        _route_bindings.clear()
-    _route_bindings[id(route)] = (route, binding)
-    return binding
+    """One Binding per ``routes:`` entry, so the guard's per-binding work is reused."""
+    return Binding(route.action, route.resource, route.target, None, "route")
 
 
 def is_allow_listed(view_name: str, view: View) -> bool:
@@ -109,7 +100,7 @@ class AuthzGuardMiddleware(MiddlewareMixin):
             policy_error = exc
         if binding is not None and route is not None:
             # Two declarations that may disagree: refuse rather than pick one (see checks).
-            return self._refuse(request, f"{view_name} is bound twice (code and routes:)")
+            return refuse(request, f"{view_name} is bound twice (code and routes:)")
         if binding is None and route is not None:
             binding = route_binding(route)
         if binding is not None:
@@ -122,12 +113,5 @@ class AuthzGuardMiddleware(MiddlewareMixin):
             return None
         if policy_error is not None:
             # Without a policy nobody can tell whether routes: binds this view: refuse.
-            return self._refuse(request, f"the policy does not load: {policy_error}")
-        return self._refuse(request, f"{view_name} is not bound (deny by default)")
-
-    def _refuse(self, request: HttpRequest, reason: str) -> HttpResponseBase:
-        binding = Binding("", "", origin="default")
-        outcome: Outcome = evaluate(request, binding, {}, refuse=reason)
-        request.authz = outcome.authz  # type: ignore[attr-defined]
-        mark_checked(request, binding, outcome)
-        return denial.respond(request, outcome)
+            return refuse(request, f"the policy does not load: {policy_error}")
+        return refuse(request, f"{view_name} is not bound (deny by default)")

@@ -22,7 +22,8 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from authzguard.decorators import make_binding
-from authzguard.guard import Binding, aenforce, enforce
+from authzguard.enforcement import aenforce, enforce
+from authzguard.guard import Binding
 from authzguard.resolvers import Resolver
 
 

@@ -206,9 +206,6 @@ class Subject:
     def anonymous(cls) -> Subject:
         return cls()
 
-    def attribute(self, name: str) -> object:
-        return getattr(self, name) if name in SUBJECT_ATTRIBUTES else None
-
 
 @dataclass(frozen=True, slots=True)
 class Resource:
