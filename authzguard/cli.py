@@ -100,6 +100,52 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_DENIED if args.exit_code and denied else EXIT_OK
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from authzguard.policy import suite_report, suites
+
+    policy_paths, files = suites.split_paths(args.paths)
+    for tests in args.tests:
+        files.extend(suites.suite_files(Path(tests)))
+    if not files:
+        where = ", ".join([*args.paths, *args.tests])
+        raise UsageError(f"no policy test files (*_test.yaml, or under tests/) in {where}")
+    if not policy_paths:
+        raise UsageError("no policy files or directories given, only tests")
+    compiled = _load([str(p) for p in policy_paths])
+    read: list[suites.Suite] = []
+    problems: list[Finding] = []
+    for file in dict.fromkeys(files):
+        try:
+            read.append(suites.read_suite(file, compiled))
+        except suites.SuiteError as exc:
+            problems.extend(exc.findings)
+    if problems:
+        for finding in problems:
+            code = f" [{finding.code}]" if finding.code else ""
+            print(f"{finding.file}:{finding.line}:{finding.column}: error: {finding.message}{code}")
+        return EXIT_ERRORS
+    report = suites.run_suites(compiled, read)
+    formats = {"json": suite_report.as_json, "junit": suite_report.junit}
+    print(formats.get(args.format, suite_report.text)(report))
+    low = args.min_coverage is not None and report.coverage < args.min_coverage
+    if low:
+        print(
+            f"rule coverage {report.coverage:.1f}% is below --min-coverage {args.min_coverage:g}%",
+            file=sys.stderr,
+        )
+    return EXIT_ERRORS if report.failures or low else EXIT_OK
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError("a percentage between 0 and 100")
+    return value
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     compiled = _load(args.paths)
     out = Path(args.out)
@@ -142,6 +188,27 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--engine", choices=("indexed", "casbin"), default="indexed")
     exp.add_argument("--format", choices=("text", "json"), default="text")
     exp.set_defaults(func=cmd_explain)
+
+    test = sub.add_parser("test", help="run policy test suites; report failures and coverage")
+    test.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        default=["policies"],
+        help="policy files or directories (default: policies); their *_test.yaml files"
+        " and tests/ directories hold the suites",
+    )
+    test.add_argument(
+        "--tests", action="append", default=[], metavar="DIR", help="more suites, anywhere"
+    )
+    test.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    test.add_argument(
+        "--min-coverage",
+        type=_percent,
+        metavar="N",
+        help="fail when fewer than N%% of the rules decide a case",
+    )
+    test.set_defaults(func=cmd_test)
 
     comp = sub.add_parser("compile", help="write the Casbin model.conf and policy.csv")
     comp.add_argument("paths", nargs="+", metavar="PATH")

@@ -10,6 +10,7 @@ import pytest
 from authzguard.exceptions import PolicyError
 from authzguard.policy import compile_policy, lint_paths, load_policy
 from authzguard.policy.findings import CODES
+from authzguard.policy.loader import policy_files
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
@@ -305,7 +306,12 @@ def test_quoted_condition_columns_point_inside_the_text(tmp_path: Path) -> None:
 
 
 def test_policies_directory_lints_clean_and_compiles() -> None:
-    for path in sorted((ROOT / "policies").glob("*.yaml")):
+    # Every policy file of policies/; its test suites (*_test.yaml) are not policy.
+    files, problems = policy_files([ROOT / "policies"])
+    assert problems == []
+    assert ROOT / "policies" / "demo.yaml" in files
+    assert not [p for p in files if p.stem.endswith("_test")]
+    for path in files:
         policy, findings = lint_paths([path])
         assert findings == [], [f.format() for f in findings]
         assert policy is not None

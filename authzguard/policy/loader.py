@@ -990,15 +990,26 @@ def _warnings(policy: Policy) -> list[Finding]:
 # -- entry points ---------------------------------------------------------------------------------
 
 
+def is_policy_test_file(path: Path) -> bool:
+    """``*_test.yaml``/``*_test.yml``: a suite for ``authzguard test``, never a policy."""
+    return path.suffix in (".yaml", ".yml") and path.stem.endswith("_test")
+
+
 def policy_files(paths: Seq[str | Path]) -> tuple[list[Path], list[Finding]]:
-    """Expand directories into their ``*.yaml``/``*.yml`` files, sorted by name."""
+    """Expand directories into their ``*.yaml``/``*.yml`` files, sorted by name.
+
+    Policy test files (``*_test.yaml``) are skipped, and so is a ``tests/`` directory
+    (only files directly in a directory are read); naming one as a policy is an error.
+    """
     files: list[Path] = []
     findings: list[Finding] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+                p
+                for p in path.iterdir()
+                if p.suffix in (".yaml", ".yml") and p.is_file() and not is_policy_test_file(p)
             )
             if not found:
                 findings.append(
@@ -1007,6 +1018,9 @@ def policy_files(paths: Seq[str | Path]) -> tuple[list[Path], list[Finding]]:
                     )
                 )
             files.extend(found)
+        elif is_policy_test_file(path):
+            reason = "a policy test file, not a policy (run it with `authzguard test`)"
+            findings.append(Finding(str(path), 1, 1, "error", "AZ001", reason))
         elif path.exists():
             files.append(path)
         else:
