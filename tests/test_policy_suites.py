@@ -234,3 +234,14 @@ def test_plugin_runs_suites_and_checks_coverage(policy_dir: Path, tmp_path: Path
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     assert "docs_test.yaml::owners read FAILED" in done.stdout
     assert "expected allow, got deny by rule 'keep-own'" in done.stdout
+
+
+def test_the_documented_suite_runs_against_the_demo_policy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    docs = (ROOT / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    block = docs.split("# policies/demo_test.yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "doc_test.yaml").write_text(block, encoding="utf-8")
+    code, out, _ = run(capsys, "test", str(DEMO), "--tests", str(tmp_path / "doc_test.yaml"))
+    assert code == 0, out
+    assert "4 case(s): 4 passed, 0 failed (1 suite file(s))" in out
