@@ -37,6 +37,13 @@ def _print_findings(findings: Sequence[Finding], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps([f.as_dict() for f in findings], indent=2))
         return
+    if fmt in ("github", "sarif"):
+        from authzguard import lint_formats
+
+        text = lint_formats.github(findings) if fmt == "github" else lint_formats.sarif(findings)
+        if text:
+            print(text)
+        return
     for finding in findings:
         print(finding.format())
     errors = sum(f.severity == "error" for f in findings)
@@ -165,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = sub.add_parser("lint", help="check policy files; one line per finding")
     lint.add_argument("paths", nargs="+", metavar="PATH")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument(
+        "--format",
+        choices=("text", "json", "github", "sarif"),
+        default="text",
+        help="github: workflow-command annotations; sarif: a SARIF 2.1.0 log for code scanning",
+    )
     lint.add_argument("--strict", action="store_true", help="warnings fail too")
     lint.set_defaults(func=cmd_lint)
 
