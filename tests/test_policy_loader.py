@@ -106,7 +106,8 @@ EXPECTED: dict[str, list[tuple[int, int, str, str, str]]] = {
             1,
             "error",
             "AZ003",
-            "YAML syntax error: expected the node content, but found '<stream end>'",
+            "YAML syntax error: expected the node content, but found '<stream end>' "
+            "(while parsing a flow node): a list or mapping is not closed, or holds an empty item",
         ),
     ],
     "latin1.yaml": [(1, 1, "error", "AZ001", "policy file is not valid UTF-8 (byte 45)")],

@@ -21,6 +21,7 @@ from authzguard.exceptions import ConditionError, PolicyError
 from authzguard.policy import conditions
 from authzguard.policy.allocation import collector_paused
 from authzguard.policy.findings import Finding, Severity
+from authzguard.policy.hardening import broad_roles, condition_findings
 from authzguard.policy.model import (
     BUILTIN_SUBJECTS,
     DEFAULT_DESTRUCTIVE_ACTIONS,
@@ -953,6 +954,8 @@ def _warnings(policy: Policy) -> list[Finding]:
     closure = role_closure(policy)
     denies = [r for r in policy.rules if r.effect == "deny" and r.when is None]
     destructive = set(policy.destructive_actions)
+    # Subject names every signed-in user or every visitor matches, through grants too.
+    everyone = BUILTIN_SUBJECTS | broad_roles(policy)
     for rule in policy.rules:
         if rule.effect != "allow":
             continue
@@ -973,7 +976,7 @@ def _warnings(policy: Policy) -> list[Finding]:
                 break
         kind = policy.resources[rule.resource]
         risky = [a for a in rule.actions if a in destructive or kind.actions[a].destructive]
-        broad = [s for s in rule.subjects if s in BUILTIN_SUBJECTS]
+        broad = [s for s in rule.subjects if s in everyone]
         if risky and broad and (rule.when is None or not conditions.is_ownership(rule.when.tree)):
             out.append(
                 _at(
@@ -984,6 +987,7 @@ def _warnings(policy: Policy) -> list[Finding]:
                     "with no ownership condition (IDOR risk): add e.g. `when: resource.owner == subject.id`",
                 )
             )
+    out.extend(condition_findings(policy))
     return out
 
 
