@@ -76,9 +76,19 @@ async def aenforce(
     return await _enforce_in_thread(request, binding, view_kwargs)
 
 
-def refuse(request: HttpRequest, reason: str) -> HttpResponse:
-    """Refuse a request no binding covers (deny by default, a policy that does not load)."""
+def refuse(
+    request: HttpRequest, reason: str, *, allowed_methods: tuple[str, ...] | None = None
+) -> HttpResponse:
+    """Refuse a request no binding covers (deny by default, a policy that does not load).
+
+    With ``allowed_methods``, the view declares bindings but none for this method: a 405
+    that lists them.
+    """
     binding = Binding("", "", origin="default")
-    outcome = evaluate(request, binding, {}, refuse=reason)
+    if allowed_methods is None:
+        outcome = evaluate(request, binding, {}, refuse=reason)
+    else:
+        outcome = evaluate(request, binding, {}, refuse=reason, refused_status="method_not_allowed")
+        outcome.allowed_methods = allowed_methods
     record_outcome(request, binding, outcome)
     return denial.respond(request, outcome)

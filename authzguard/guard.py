@@ -79,6 +79,9 @@ class Binding:
     #: A custom resolver given directly as a callable (decorator or mixin).
     resolver: Resolver | None = None
     origin: Origin = "decorator"
+    #: GET and HEAD show the form that submits ``action`` (Django's form and deletion
+    #: views, whose GET handlers cannot change state): decided without the method check.
+    form_display: bool = False
 
 
 @dataclass(slots=True)
@@ -316,6 +319,8 @@ def _method_accepted(ev: _Evaluation, prepared: _Prepared) -> bool:
     if methods is None:
         methods = allowed_methods(prepared.kind.actions[ev.binding.action])
     if ev.request.method in methods:
+        return True
+    if ev.binding.form_display and ev.request.method in ("GET", "HEAD"):
         return True
     ev.outcome.status, ev.outcome.allowed_methods = "method_not_allowed", methods
     ev.authz.decision = _deny(f"method {ev.request.method} not allowed for {ev.binding.action}")

@@ -23,6 +23,7 @@ from authzguard.conf import settings
 from authzguard.decorators import BINDING_ATTR, EXEMPT_ATTR
 from authzguard.enforcement import enforce, refuse
 from authzguard.guard import Binding
+from authzguard.mixins import MethodBindings
 from authzguard.policy.model import RouteBinding
 
 View = Callable[..., Any]
@@ -36,14 +37,14 @@ def view_path(view: View) -> str:
     return f"{func.__module__}.{func.__name__}"
 
 
-def declared_binding(view: View) -> Binding | None:
-    """The binding a view declares in code: ``@authorize`` or the mixin's class attributes."""
+def declared_bindings(view: View) -> MethodBindings | None:
+    """The bindings a view declares in code: ``@authorize`` or the mixin's class attributes."""
     binding: Binding | None = getattr(view, BINDING_ATTR, None)
     if binding is not None:
-        return binding
+        return MethodBindings(fallback=binding)
     view_class = getattr(view, "view_class", None)
-    get_binding = getattr(view_class, "get_authz_binding", None)
-    return get_binding() if get_binding is not None else None
+    get_bindings = getattr(view_class, "get_authz_bindings", None)
+    return get_bindings() if get_bindings is not None else None
 
 
 def is_exempt(view: View) -> bool:
@@ -72,10 +73,11 @@ def route_binding(route: RouteBinding) -> Binding:
 
 
 def is_allow_listed(view_name: str, view: View) -> bool:
+    """Whether ``AUTHZGUARD_ALLOWED_VIEWS`` or ``AUTHZGUARD_EXTRA_ALLOWED_VIEWS`` names it."""
     path = view_path(view)
     return any(
         fnmatchcase(view_name, pattern) or fnmatchcase(path, pattern)
-        for pattern in settings.ALLOWED_VIEWS
+        for pattern in (*settings.ALLOWED_VIEWS, *settings.EXTRA_ALLOWED_VIEWS)
     )
 
 
@@ -91,16 +93,20 @@ class AuthzGuardMiddleware(MiddlewareMixin):
     ) -> HttpResponseBase | None:
         match = request.resolver_match
         view_name = match.view_name if match is not None else view_path(view_func)
-        binding = declared_binding(view_func)
+        declared = declared_bindings(view_func)
+        binding = declared.for_method(request.method) if declared is not None else None
         route: RouteBinding | None = None
         policy_error: Exception | None = None
         try:
             route = runtime.get_policy().routes.get(view_name)
         except Exception as exc:  # the policy does not load: fail closed below
             policy_error = exc
-        if binding is not None and route is not None:
+        if declared is not None and route is not None:
             # Two declarations that may disagree: refuse rather than pick one (see checks).
             return refuse(request, f"{view_name} is bound twice (code and routes:)")
+        if declared is not None and binding is None:
+            reason = f"{view_name} maps no authz action to {request.method}"
+            return refuse(request, reason, allowed_methods=declared.methods)
         if binding is None and route is not None:
             binding = route_binding(route)
         if binding is not None:
