@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from authzguard.exceptions import EvaluationError
 from authzguard.policy import conditions
+from authzguard.policy import roles as role_graph
 from authzguard.policy.allocation import collector_paused
-from authzguard.policy.loader import role_closure
 from authzguard.policy.model import (
     SUBJECT_ATTRIBUTES,
     Action,
@@ -219,7 +220,6 @@ class CompiledPolicy:
     __slots__ = (
         "_allow_subjects",
         "_attribute_checks",
-        "_closure",
         "_decider",
         "_direct_cache",
         "_effective_cache",
@@ -228,7 +228,7 @@ class CompiledPolicy:
         "_group_reads",
         "_group_roles",
         "_index",
-        "_paths",
+        "_inherited",
         "_plans",
         "_source_roles",
         "policy",
@@ -239,11 +239,10 @@ class CompiledPolicy:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.version = policy_version(policy)
-        closure = role_closure(policy)
-        self._closure: Mapping[str, frozenset[str]] = MappingProxyType(
-            {name: frozenset(chain) for name, chain in closure.items()}
+        #: What holding each role brings through inheritance (the role itself excluded).
+        self._inherited: Mapping[str, frozenset[str]] = MappingProxyType(
+            role_graph.closures(policy.roles)
         )
-        self._paths = _role_paths(policy)
         index: dict[tuple[str, str], tuple[list[_CompiledRule], list[_CompiledRule]]] = {}
         # Rules that repeat a condition word for word share one evaluator (a pure function
         # of the tree, and a Condition's tree is what its source parses to).
@@ -286,7 +285,9 @@ class CompiledPolicy:
         self.uses_groups = bool(group_roles)
         # The (kind, action) pairs where a group-granted role (or one it inherits) is named
         # by some rule: only there can a group query change a decision.
-        group_reach = set().union(*(self._closure[r] for rs in group_roles.values() for r in rs))
+        group_reach = {r for rs in group_roles.values() for r in rs}
+        for below in {id(s): s for s in map(self._inherited.__getitem__, group_reach)}.values():
+            group_reach.update(below)
         self._group_pairs = frozenset(
             key for key, names in named.items() if not names.isdisjoint(group_reach)
         )
@@ -448,7 +449,8 @@ class CompiledPolicy:
             return cached
         found = {"*", "authenticated" if subject.authenticated else "anonymous"}
         for role in subject.roles:
-            found.update(self._closure.get(role, (role,)))
+            found.add(role)
+            found.update(self._inherited.get(role, ()))
         result = frozenset(found)
         if len(self._effective_cache) > _CACHE_LIMIT:
             self._effective_cache.clear()
@@ -568,10 +570,33 @@ class CompiledPolicy:
                     best = candidate if best is None or len(candidate) < len(best) else best
                 continue
             for role in sorted(subject.roles):
-                path = self._paths.get((role, name))
+                path = self._path(role, name)
                 if path is not None and (best is None or len(path) < len(best)):
                     best = path
         return best or ()
+
+    def _path(self, start: str, target: str) -> tuple[str, ...] | None:
+        """The shortest inheritance path from role ``start`` to role ``target``, if any.
+
+        Breadth-first over the roles that lead to ``target`` only, in the order written.
+        """
+        inherited, roles = self._inherited, self.policy.roles
+        if start != target and target not in inherited.get(start, ()):
+            return None
+        previous: dict[str, str] = {start: start}
+        frontier = deque([start])
+        while frontier:
+            name = frontier.popleft()
+            if name == target:
+                path = [name]
+                while path[-1] != start:
+                    path.append(previous[path[-1]])
+                return tuple(reversed(path))
+            for parent in roles[name].inherits:
+                if parent not in previous and (parent == target or target in inherited[parent]):
+                    previous[parent] = name
+                    frontier.append(parent)
+        return None  # pragma: no cover - target is inherited, so a path exists
 
     # -- Casbin text --
 
@@ -613,22 +638,6 @@ class CompiledPolicy:
             *sorted(subject.roles),
         ]
         return [ROLE_PREFIX + n for n in names]
-
-
-def _role_paths(policy: Policy) -> dict[tuple[str, str], tuple[str, ...]]:
-    """Shortest inheritance path from every role to every role it has (itself included)."""
-    paths: dict[tuple[str, str], tuple[str, ...]] = {}
-    for start in policy.roles:
-        frontier: list[tuple[str, ...]] = [(start,)]
-        seen = {start}
-        while frontier:
-            path = frontier.pop(0)
-            paths[(start, path[-1])] = path
-            for parent in policy.roles[path[-1]].inherits:
-                if parent in policy.roles and parent not in seen:
-                    seen.add(parent)
-                    frontier.append((*path, parent))
-    return paths
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

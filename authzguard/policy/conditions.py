@@ -91,7 +91,7 @@ _TOKEN = re.compile(
 )
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
 KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false"})
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +228,7 @@ class _Parser:
                 raise ConditionError(
                     f"expected an attribute name after '{tok.text}.'", name_tok.column
                 )
-            if not NAME.match(name_tok.text):
+            if not NAME.fullmatch(name_tok.text):
                 raise ConditionError(
                     f"attribute name {name_tok.text!r} must be lowercase letters, digits and _, "
                     "starting with a letter",
@@ -659,7 +659,7 @@ def _casbin_string(value: str) -> str:
     # character keeps a literal's bytes out of reach of those rewrites.
     out = []
     for char in value:
-        if _SAFE.match(char):
+        if _SAFE.fullmatch(char):
             out.append(char)
         elif ord(char) < 0x100:
             out.append(f"\\x{ord(char):02x}")

@@ -7,7 +7,6 @@ broken policy can never be half-loaded (and never fails open).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import keyword
 import re
@@ -19,6 +18,7 @@ from typing import TypeVar, cast
 
 from authzguard.exceptions import ConditionError, PolicyError
 from authzguard.policy import conditions
+from authzguard.policy import roles as role_graph
 from authzguard.policy.allocation import collector_paused
 from authzguard.policy.findings import Finding, Severity
 from authzguard.policy.model import (
@@ -53,15 +53,16 @@ from authzguard.policy.source import (
     parse_bytes,
     read_bytes,
 )
+from authzguard.policy.suggest import Suggestions
 
 SUPPORTED_VERSIONS = (1,)
-NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-ATTRIBUTE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-SUBJECT_RE = re.compile(r"^(\*|[a-z][a-z0-9_-]*)$")
-RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,99}$")
-MODEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
-DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+ATTRIBUTE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+SUBJECT_RE = re.compile(r"(\*|[a-z][a-z0-9_-]*)")
+RULE_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,99}")
+MODEL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+DOTTED_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 #: Names that clash with the compiled Casbin request objects or with the guards of the
 #: expression evaluator under pycasbin (which refuses these attribute names).
 RESERVED_ATTRIBUTES = frozenset(
@@ -102,6 +103,7 @@ class _Reader:
 
     def __init__(self, findings: list[Finding]) -> None:
         self.findings = findings
+        self.suggest = Suggestions()
 
     def report(self, node: Node, code: str, message: str, severity: Severity = "error") -> None:
         self.findings.append(Finding(node.file, node.line, node.column, severity, code, message))
@@ -124,11 +126,12 @@ class _Reader:
         suggested: set[str] = set()
         for key, _ in node.items:
             if key.text not in allowed:
-                hint = difflib.get_close_matches(key.text, allowed, n=1)
-                suggested.update(hint)
-                suggestion = (
-                    f"; did you mean {hint[0]!r}?" if hint else f" (allowed: {', '.join(allowed)})"
-                )
+                close = self.suggest.closest(key.text, allowed)
+                if close is not None:
+                    suggested.add(close)
+                    suggestion = f"; did you mean {close!r}?"
+                else:
+                    suggestion = f" (allowed: {', '.join(allowed)})"
                 self.report(key, "AZ101", f"unknown key {key.text!r} in {where}{suggestion}")
         for name in required:
             # A misspelt key already says "did you mean <name>": no second finding for it.
@@ -142,7 +145,7 @@ class _Reader:
         if (
             isinstance(node, Scalar)
             and (not node.plain or node.tag == STR_TAG)
-            and (pattern is None or pattern.match(node.text))
+            and (pattern is None or pattern.fullmatch(node.text))
         ):
             return node.text
         if not isinstance(node, Scalar):
@@ -155,7 +158,7 @@ class _Reader:
                 node, "AZ103", f'{where}: {hint}; quote it ("{node.text}") if you mean the text'
             )
             return None
-        if pattern is not None and not pattern.match(node.text):
+        if pattern is not None and not pattern.fullmatch(node.text):
             self.report(node, "AZ105", f"{where}: {node.text!r} is not a valid {what or 'value'}")
             return None
         return node.text
@@ -316,7 +319,7 @@ class _DocumentReader(_Reader):
             if text is None:
                 continue
             if text not in SOURCES:
-                more = _suggest(text, SOURCES)
+                more = self.suggest(text, SOURCES)
                 self.report(
                     item,
                     "AZ105",
@@ -471,7 +474,7 @@ class _DocumentReader(_Reader):
         if text is None:
             return None
         if text not in ATTRIBUTE_TYPES:
-            more = _suggest(text, ATTRIBUTE_TYPES)
+            more = self.suggest(text, ATTRIBUTE_TYPES)
             self.report(
                 node,
                 "AZ105",
@@ -633,11 +636,11 @@ class _DocumentReader(_Reader):
         )
         values: dict[str, object] = {}
         checks: dict[str, tuple[re.Pattern[str] | None, str]] = {
-            "param": (re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"), "parameter name"),
+            "param": (re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"), "parameter name"),
             "model": (MODEL_RE, "model label (app_label.ModelName)"),
             "field": (FIELD_RE, "field name"),
             "resolver": (DOTTED_RE, "dotted path"),
-            "pass_as": (re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$"), "keyword argument name"),
+            "pass_as": (re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "keyword argument name"),
         }
         for name, (pattern, what) in checks.items():
             if (n := spec.get(name)) is not None:
@@ -739,32 +742,11 @@ def _at(pos: Position, severity: Severity, code: str, message: str) -> Finding:
     return Finding(pos.file, pos.line, pos.column, severity, code, message)
 
 
-def _suggest(name: str, known: Iterable[str]) -> str:
-    hint = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {hint[0]!r}?" if hint else ""
-
-
-def role_closure(roles: dict[str, Role] | Policy) -> dict[str, tuple[str, ...]]:
-    """For each role, itself and every role it inherits, transitively, nearest first."""
-    table = roles.roles if isinstance(roles, Policy) else roles
-    out: dict[str, tuple[str, ...]] = {}
-    for name in table:
-        order: list[str] = []
-        stack = [name]
-        while stack:
-            current = stack.pop(0)
-            if current in order or current not in table:
-                continue
-            order.append(current)
-            stack.extend(table[current].inherits)
-        out[name] = tuple(order)
-    return out
-
-
 def check_semantics(policy: Policy, findings: list[Finding]) -> None:
     """Meaning: references resolve, no cycles, conditions type-check, and risk warnings."""
     roles, resources = policy.roles, policy.resources
-    known_subjects = set(roles) | BUILTIN_SUBJECTS
+    suggest = Suggestions()
+    known_subjects = frozenset(roles) | BUILTIN_SUBJECTS
     for role in roles.values():
         for parent in role.inherits:
             if parent not in roles:
@@ -773,11 +755,11 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
                         role.position,
                         "error",
                         "AZ202",
-                        f"role {role.name!r} inherits undefined role {parent!r}{_suggest(parent, roles)}",
+                        f"role {role.name!r} inherits undefined role {parent!r}{suggest(parent, roles)}",
                     )
                 )
-    cycles = _cycles(policy)
-    findings.extend(cycles or _too_deep(policy))
+    graph_problems, inherited = _role_graph(policy)
+    findings.extend(graph_problems)
 
     seen_ids: dict[str, Rule] = {}
     type_problems: dict[tuple[str, str], list[ConditionError]] = {}
@@ -800,7 +782,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
                         rule.where(f"subject:{subject}"),
                         "error",
                         "AZ202",
-                        f"rule {rule.id!r}: undefined role {subject!r}{_suggest(subject, known_subjects)}",
+                        f"rule {rule.id!r}: undefined role {subject!r}{suggest(subject, known_subjects)}",
                     )
                 )
         kind = resources.get(rule.resource)
@@ -810,7 +792,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
                     rule.where("resource"),
                     "error",
                     "AZ203",
-                    f"rule {rule.id!r}: undefined resource {rule.resource!r}{_suggest(rule.resource, resources)}",
+                    f"rule {rule.id!r}: undefined resource {rule.resource!r}{suggest(rule.resource, resources)}",
                 )
             )
             continue
@@ -821,7 +803,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
                         rule.where(f"action:{action}"),
                         "error",
                         "AZ204",
-                        f"rule {rule.id!r}: resource {kind.name!r} has no action {action!r}{_suggest(action, kind.actions)}",
+                        f"rule {rule.id!r}: resource {kind.name!r} has no action {action!r}{suggest(action, kind.actions)}",
                     )
                 )
         if rule.when is not None:
@@ -853,7 +835,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
                     route.position,
                     "error",
                     "AZ203",
-                    f"route {route.view_name!r}: undefined resource {route.resource!r}{_suggest(route.resource, resources)}",
+                    f"route {route.view_name!r}: undefined resource {route.resource!r}{suggest(route.resource, resources)}",
                 )
             )
         elif route.action not in route_kind.actions:
@@ -862,7 +844,7 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
                     route.position,
                     "error",
                     "AZ204",
-                    f"route {route.view_name!r}: resource {route_kind.name!r} has no action {route.action!r}{_suggest(route.action, route_kind.actions)}",
+                    f"route {route.view_name!r}: resource {route_kind.name!r} has no action {route.action!r}{suggest(route.action, route_kind.actions)}",
                 )
             )
         elif (
@@ -879,98 +861,67 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
                 )
             )
 
-    if not any(f.severity == "error" for f in findings):
-        findings.extend(_warnings(policy))
+    if inherited is not None and not any(f.severity == "error" for f in findings):
+        findings.extend(_warnings(policy, inherited))
 
 
-def _cycles(policy: Policy) -> list[Finding]:
-    out: list[Finding] = []
-    reported: set[frozenset[str]] = set()
-    roles = policy.roles
-
-    def visit(name: str, path: list[str]) -> None:
-        for parent in roles[name].inherits:
-            if parent not in roles:
-                continue
-            if parent in path:
-                cycle = [*path[path.index(parent) :], parent]
-                key = frozenset(cycle)
-                if key not in reported:
-                    reported.add(key)
-                    first = roles[cycle[0]]
-                    out.append(
-                        _at(
-                            first.position,
-                            "error",
-                            "AZ206",
-                            "role inheritance cycle: " + " -> ".join(cycle),
-                        )
-                    )
-                continue
-            visit(parent, [*path, parent])
-
-    for name in roles:
-        visit(name, [name])
-    return out
-
-
-#: pycasbin's role manager follows at most this many inheritance links.
-MAX_ROLE_DEPTH = 9
-
-
-def _too_deep(policy: Policy) -> list[Finding]:
-    depth: dict[str, int] = {}
-
-    def measure(name: str) -> int:
-        if name not in depth:
-            parents = [p for p in policy.roles[name].inherits if p in policy.roles]
-            depth[name] = 1 + max((measure(p) for p in parents), default=-1)
-        return depth[name]
-
-    out = []
-    for name, role in policy.roles.items():
-        if measure(name) > MAX_ROLE_DEPTH:
-            out.append(
-                _at(
-                    role.position,
-                    "error",
-                    "AZ206",
-                    f"role {name!r} inherits through {depth[name]} levels; at most {MAX_ROLE_DEPTH} are supported",
-                )
+def _role_graph(policy: Policy) -> tuple[list[Finding], dict[str, frozenset[str]] | None]:
+    """Cycles, then depth, then the size of the inheritance closure; the closure if all hold."""
+    table = policy.roles
+    found = role_graph.cycles(table)
+    if found:
+        return [
+            _at(
+                table[cycle[0]].position,
+                "error",
+                "AZ206",
+                "role inheritance cycle: " + " -> ".join(cycle),
             )
-    return out
+            for cycle in found
+        ], None
+    depth = role_graph.depths(table)
+    deep = [
+        _at(
+            role.position,
+            "error",
+            "AZ206",
+            f"role {name!r} inherits through {depth[name]} levels; at most {role_graph.MAX_ROLE_DEPTH} are supported",
+        )
+        for name, role in table.items()
+        if depth[name] > role_graph.MAX_ROLE_DEPTH
+    ]
+    if deep:
+        return deep, None
+    try:
+        return [], role_graph.closures(table)
+    except role_graph.ClosureTooLarge as exc:
+        first = next(iter(table.values()))
+        reason = (
+            f"role inheritance is too large to check: the roles hold more than {exc.budget} "
+            "inherited roles in all; inherit through fewer, shared roles"
+        )
+        return [_at(first.position, "error", "AZ210", reason)], None
 
 
-def _covers(deny: Rule, subject: str, closure: dict[str, tuple[str, ...]]) -> bool:
-    if "*" in deny.subjects or subject in deny.subjects:
-        return True
-    # A role holder has every role the role inherits, so a deny on an inherited role applies.
-    return subject in closure and any(s in closure[subject] for s in deny.subjects)
-
-
-def _warnings(policy: Policy) -> list[Finding]:
+def _warnings(policy: Policy, inherited: dict[str, frozenset[str]]) -> list[Finding]:
     out: list[Finding] = []
-    closure = role_closure(policy)
-    denies = [r for r in policy.rules if r.effect == "deny" and r.when is None]
+    shadows = _Shadows(policy, inherited)
     destructive = set(policy.destructive_actions)
     for rule in policy.rules:
         if rule.effect != "allow":
             continue
-        for deny in denies:
-            if (
-                deny.resource == rule.resource
-                and set(rule.actions) <= set(deny.actions)
-                and all(_covers(deny, s, closure) for s in rule.subjects)
-            ):
-                out.append(
-                    _at(
-                        rule.position,
-                        "warning",
-                        "AZ301",
-                        f"rule {rule.id!r} can never take effect: rule {deny.id!r} denies the same without condition",
-                    )
+        denies = shadows.covering(rule)
+        if denies:
+            names = ", ".join(repr(d.id) for d in denies)
+            verb = f"rule {names} denies" if len(denies) == 1 else f"rules {names} deny"
+            out.append(
+                _at(
+                    rule.position,
+                    "warning",
+                    "AZ301",
+                    f"rule {rule.id!r} can never take effect: {verb} the same without condition",
                 )
-                break
+            )
         kind = policy.resources[rule.resource]
         risky = [a for a in rule.actions if a in destructive or kind.actions[a].destructive]
         broad = [s for s in rule.subjects if s in BUILTIN_SUBJECTS]
@@ -985,6 +936,60 @@ def _warnings(policy: Policy) -> list[Finding]:
                 )
             )
     return out
+
+
+class _Shadows:
+    """The first unconditional deny per (kind, action, subject name), to find shadowed allows."""
+
+    def __init__(self, policy: Policy, inherited: dict[str, frozenset[str]]) -> None:
+        self.inherited = inherited
+        self.first: dict[tuple[str, str], dict[str, tuple[int, Rule]]] = {}
+        for number, rule in enumerate(policy.rules):
+            if rule.effect == "deny" and rule.when is None:
+                for action in rule.actions:
+                    table = self.first.setdefault((rule.resource, action), {})
+                    for subject in rule.subjects:
+                        table.setdefault(subject, (number, rule))
+        # The first deny on any inherited role, by (kind, action, inherited set): roles
+        # share their inherited sets, so each pair is searched once.
+        self._through: dict[tuple[str, str, int], tuple[frozenset[str], tuple[int, Rule] | None]]
+        self._through = {}
+
+    def covering(self, rule: Rule) -> list[Rule]:
+        """Denies that together apply wherever ``rule`` would, in policy order; else ``[]``."""
+        found: dict[int, Rule] = {}
+        for action in rule.actions:
+            key = (rule.resource, action)
+            table = self.first.get(key)
+            if table is None:
+                return []
+            for subject in rule.subjects:
+                # A role holder has every role it inherits, so a deny on one of those applies.
+                options = [table[name] for name in ("*", subject) if name in table]
+                below = self._below(key, table, subject)
+                if below is not None:
+                    options.append(below)
+                if not options:
+                    return []
+                number, deny = min(options, key=lambda d: d[0])
+                found[number] = deny
+        return [found[n] for n in sorted(found)]
+
+    def _below(
+        self, key: tuple[str, str], table: dict[str, tuple[int, Rule]], subject: str
+    ) -> tuple[int, Rule] | None:
+        below = self.inherited.get(subject)
+        if not below:
+            return None
+        memo = (*key, id(below))
+        known = self._through.get(memo)
+        if known is None:
+            first = None
+            if not below.isdisjoint(table):
+                smaller, larger = (below, table) if len(below) < len(table) else (table, below)
+                first = min((table[n] for n in smaller if n in larger), key=lambda d: d[0])
+            known = self._through[memo] = (below, first)
+        return known[1]
 
 
 # -- entry points ---------------------------------------------------------------------------------
@@ -1018,12 +1023,14 @@ def policy_files(paths: Seq[str | Path]) -> tuple[list[Path], list[Finding]]:
 
 #: Checked documents by (path, content hash, limits). A reload re-parses only the files
 #: whose bytes changed; the hash (not mtime) decides, so an edit is never missed.
-_DOCUMENTS: dict[tuple[str, str, int, int], tuple[_Document | None, tuple[Finding, ...]]] = {}
+_DOCUMENTS: dict[
+    tuple[str, str, int, int | None], tuple[_Document | None, tuple[Finding, ...]]
+] = {}
 _DOCUMENTS_LIMIT = 256
 
 
 def _read_document(
-    path: Path, max_bytes: int, max_nodes: int
+    path: Path, max_bytes: int, max_nodes: int | None
 ) -> tuple[_Document | None, tuple[Finding, ...]]:
     name = str(path)
     raw, problems = read_bytes(path, name, max_bytes)
@@ -1046,7 +1053,7 @@ def lint_paths(
     paths: Seq[str | Path],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    max_nodes: int = DEFAULT_MAX_NODES,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
 ) -> tuple[Policy | None, list[Finding]]:
     """Read, merge and check; returns the policy (None if it has errors) and all findings."""
     files, findings = policy_files(paths)
@@ -1062,16 +1069,52 @@ def lint_paths(
         policy = _merge(docs, findings)
         check_semantics(policy, findings)
     findings.sort(key=lambda f: f.sort_key)
-    if any(f.severity == "error" for f in findings):
+    failed = any(f.severity == "error" for f in findings)
+    findings = capped(findings)
+    if failed:
         return None, findings
     return policy, findings
+
+
+#: Findings reported per file; the rest are counted in one last finding.
+MAX_FINDINGS_PER_FILE = 100
+
+
+def capped(findings: list[Finding], limit: int = MAX_FINDINGS_PER_FILE) -> list[Finding]:
+    """The first ``limit`` findings of each file (in order), then one that counts the rest."""
+    out: list[Finding] = []
+    rest: dict[str, list[Finding]] = {}
+    shown: dict[str, int] = {}
+    for finding in findings:
+        count = shown.get(finding.file, 0)
+        if count < limit:
+            shown[finding.file] = count + 1
+            out.append(finding)
+        else:
+            rest.setdefault(finding.file, []).append(finding)
+    for file, dropped in rest.items():
+        errors = sum(f.severity == "error" for f in dropped)
+        first = dropped[0]
+        out.append(
+            Finding(
+                file,
+                first.line,
+                first.column,
+                "error" if errors else "warning",
+                "AZ009",
+                f"{len(dropped)} more findings from here on are not shown ({errors} errors); "
+                f"fix the first {limit} and lint again",
+            )
+        )
+    out.sort(key=lambda f: f.sort_key)
+    return out
 
 
 def load_policy(
     paths: Seq[str | Path],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    max_nodes: int = DEFAULT_MAX_NODES,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
 ) -> Policy:
     """Load and check policy files; raise ``PolicyError`` with every finding on any error."""
     policy, findings = lint_paths(paths, max_bytes=max_bytes, max_nodes=max_nodes)

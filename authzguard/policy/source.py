@@ -72,8 +72,15 @@ class _FastLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
 DEFAULT_MAX_BYTES = 1024 * 1024
 #: Lists and mappings inside each other; a policy needs about six.
 MAX_DEPTH = 64
-#: Nodes visited while expanding aliases; a "billion laughs" document stops here.
-DEFAULT_MAX_NODES = 100_000
+#: Nodes visited while expanding aliases, by default (``None``): ``node_budget`` of the
+#: file's size, which a file without aliases never reaches; a "billion laughs" does.
+DEFAULT_MAX_NODES: int | None = None
+
+
+def node_budget(size: int) -> int:
+    """Nodes allowed for a document of ``size`` characters: without aliases every node
+    takes at least one character, so this refuses alias expansion only."""
+    return 2 * size + 1_000
 
 
 # Not frozen: a frozen dataclass pays an object.__setattr__ per field, and a large policy
@@ -161,12 +168,7 @@ class _Converter:
         self.budget -= 1
         if self.budget < 0:
             self.exhausted = True
-            self.error(
-                node.start_mark,
-                "AZ006",
-                "document expands to too many nodes (alias expansion is bounded); "
-                "remove anchors/aliases",
-            )
+            self.error(node.start_mark, "AZ006", "")  # worded by _compose_general
             return None
         tag = node.tag
         mark = node.start_mark
@@ -253,7 +255,7 @@ def read_bytes(path: Path, name: str, max_bytes: int) -> tuple[bytes | None, lis
 
 
 def parse_bytes(
-    raw: bytes, name: str, *, max_nodes: int = DEFAULT_MAX_NODES
+    raw: bytes, name: str, *, max_nodes: int | None = DEFAULT_MAX_NODES
 ) -> tuple[Node | None, list[Finding]]:
     try:
         text = raw.decode("utf-8")
@@ -268,7 +270,7 @@ def read_yaml(
     *,
     display: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    max_nodes: int = DEFAULT_MAX_NODES,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
 ) -> tuple[Node | None, list[Finding]]:
     """Read one policy file into a node tree. Returns the tree (or None) and every finding."""
     name = display or str(path)
@@ -298,7 +300,7 @@ class TooDeep(Exception):
         return cls(mark.line + 1, mark.column + 1) if mark is not None else cls(1, 1)
 
 
-def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
+def _compose_plain(text: str, name: str, max_nodes: int | None) -> Node | None:
     """The node tree of a document written the plain way, straight from libyaml's events.
 
     Most policy files are one document of mappings, lists and untagged scalars: this
@@ -313,6 +315,8 @@ def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
     """
     if _BASE_LOADER is yaml.SafeLoader:
         return None  # PyYAML without libyaml: no event stream worth taking
+    if max_nodes is None:
+        max_nodes = node_budget(len(text))
     loader = _FastLoader(text)
     get = loader.get_event
     resolve = loader.resolve
@@ -444,8 +448,10 @@ def _drain(get: Callable[[], yaml.Event | None], depth: int) -> None:
 
 
 def parse_yaml(
-    text: str, name: str, *, max_nodes: int = DEFAULT_MAX_NODES
+    text: str, name: str, *, max_nodes: int | None = DEFAULT_MAX_NODES
 ) -> tuple[Node | None, list[Finding]]:
+    if max_nodes is None:
+        max_nodes = node_budget(len(text))
     try:
         tree = _compose_plain(text, name, max_nodes)
         if tree is not None:
@@ -460,8 +466,12 @@ def _too_deep(name: str, line: int, column: int) -> Finding:
     return Finding(name, line, column, "error", "AZ008", reason)
 
 
-def _compose_general(text: str, name: str, max_nodes: int) -> tuple[Node | None, list[Finding]]:
+def _compose_general(
+    text: str, name: str, max_nodes: int | None
+) -> tuple[Node | None, list[Finding]]:
     """Any document: PyYAML's composer, then a checked conversion of its nodes."""
+    if max_nodes is None:
+        max_nodes = node_budget(len(text))
     try:
         try:
             composed = yaml.compose(text, Loader=_FastLoader)
@@ -490,7 +500,26 @@ def _compose_general(text: str, name: str, max_nodes: int) -> tuple[Node | None,
     tree = converter.convert(composed)
     # A file with a forbidden tag or an alias bomb is refused whole: checking the rest
     # of it would only add noise about the parts that were dropped.
-    fatal = [f for f in converter.findings if f.code in ("AZ004", "AZ006")]
+    fatal = [
+        _too_many_nodes(f, text, max_nodes) if f.code == "AZ006" else f
+        for f in converter.findings
+        if f.code in ("AZ004", "AZ006")
+    ]
     if fatal:
         return None, fatal
     return tree, converter.findings
+
+
+def _too_many_nodes(finding: Finding, text: str, max_nodes: int) -> Finding:
+    """AZ006 in words that fit what happened: aliases expanding, or just a large file."""
+    if any(type(event) is yaml.AliasEvent for event in yaml.parse(text, Loader=_BASE_LOADER)):
+        reason = (
+            "document expands to too many nodes (alias expansion is bounded); "
+            "remove anchors/aliases"
+        )
+    else:
+        reason = (
+            f"document has more than {max_nodes} nodes, the limit for one file; "
+            "split it into several files or raise the limit"
+        )
+    return Finding(finding.file, finding.line, finding.column, "error", "AZ006", reason)
