@@ -746,7 +746,8 @@ def check_semantics(policy: Policy, findings: list[Finding]) -> None:
     """Meaning: references resolve, no cycles, conditions type-check, and risk warnings."""
     roles, resources = policy.roles, policy.resources
     suggest = Suggestions()
-    known_subjects = frozenset(roles) | BUILTIN_SUBJECTS
+    # A dict, not a set: hints search names in a fixed order.
+    known_subjects = dict.fromkeys([*roles, *sorted(BUILTIN_SUBJECTS)])
     for role in roles.values():
         for parent in role.inherits:
             if parent not in roles:

@@ -35,9 +35,9 @@ class Suggestions:
         if self.scanned < len(known) or self.compared <= 0:
             return None
         self.scanned -= len(known)
-        # difflib's cutoff cannot be met by names of very different lengths.
-        slack = max(2, len(name) // 3)
-        candidates = [k for k in known if abs(len(k) - len(name)) <= slack]
+        # difflib's cutoff (0.6) needs the shorter name at least 3/7 of the longer.
+        size = len(name)
+        candidates = [k for k in known if 7 * min(len(k), size) >= 3 * max(len(k), size)]
         candidates = candidates[: min(PER_NAME, self.compared)]
         self.compared -= len(candidates)
         matches = difflib.get_close_matches(name, candidates, n=1)
