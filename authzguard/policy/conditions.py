@@ -299,9 +299,9 @@ def parse(text: str) -> Node:
     return _parse(text)
 
 
-# Large policies repeat the same few conditions thousands of times (an ownership check per
-# resource kind). Trees are immutable and their columns are relative to the text, so one
-# tree serves every rule that wrote the same text. Errors are raised anew each time.
+# Policies repeat a few conditions many times (an ownership check per resource kind).
+# Trees are immutable and their columns are relative to the text, so one tree serves
+# every rule that wrote the same text. Errors are raised anew each time.
 @functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> Node:
     if len(text) > MAX_LENGTH:

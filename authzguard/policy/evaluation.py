@@ -27,12 +27,9 @@ from authzguard.policy.conditions import (
 def compile_evaluator(node: Node) -> Evaluator:
     """Turn a tree into a function ``(subject_attrs, resource_attrs) -> value``.
 
-    Attribute environments hold only present (non-None) values; reading an absent one
-    raises ``EvaluationError``. Operators are Python's, as in Casbin's evaluator.
-
-    The function is one Python expression generated from the tree (see ``_generated``),
-    which costs one call instead of one per node; whenever it raises, the closures of
-    ``_closures`` evaluate the condition again and give the precise value or error.
+    Reading an absent attribute raises ``EvaluationError``; operators are Python's, as in
+    Casbin's evaluator. One generated expression does the work (``_generated``); when it
+    raises, the per-node closures (``_closures``) evaluate again for the precise error.
     """
     reference = _closures(node)
     return _generated(node, reference) or reference
@@ -51,12 +48,9 @@ def _code(source: str) -> CodeType | None:
 def _generated(node: Node, reference: Evaluator) -> Evaluator | None:
     """The tree as one Python expression over ``s`` and ``r``, or None if it has no such form.
 
-    No text from the policy reaches the source: attribute names are validated identifiers
-    written with ``repr``, literals are bound as constants (``_k0``, ``_k1``...) and the
-    operators come from a fixed set, so the code can only read the two environments and
-    compare. When the expression raises (an absent attribute, ``in`` on a non-container),
-    ``reference`` evaluates the condition again: it raises the ``EvaluationError`` it always
-    has, and when nothing raises both give the same value (pure reads, Python's operators).
+    When the expression raises (an absent attribute, ``in`` on a non-container),
+    ``reference`` evaluates again and raises the ``EvaluationError``; when nothing
+    raises, both give the same value (pure reads, Python's operators).
     """
     constants: dict[str, object] = {}
     expr = _python(node, constants)
