@@ -275,6 +275,10 @@ def _warnings(policy: Policy, inherited: dict[str, frozenset[str]]) -> list[Find
     return out
 
 
+def _order(deny: tuple[int, Rule]) -> int:
+    return deny[0]
+
+
 class _Shadows:
     """The first unconditional deny per (kind, action, subject name), to find shadowed allows."""
 
@@ -308,7 +312,7 @@ class _Shadows:
                     options.append(below)
                 if not options:
                     return []
-                number, deny = min(options, key=lambda d: d[0])
+                number, deny = min(options, key=_order)
                 found[number] = deny
         return [found[n] for n in sorted(found)]
 
@@ -322,8 +326,10 @@ class _Shadows:
         known = self._through.get(memo)
         if known is None:
             first = None
-            if not below.isdisjoint(table):
-                smaller, larger = (below, table) if len(below) < len(table) else (table, below)
-                first = min((table[n] for n in smaller if n in larger), key=lambda d: d[0])
+            if len(below) < len(table):
+                first = min((table[n] for n in below if n in table), default=None, key=_order)
+            elif not below.isdisjoint(table):
+                # The table holds names in the order of their first deny: the first hit wins.
+                first = next(table[n] for n in table if n in below)
             known = self._through[memo] = (below, first)
         return known[1]
