@@ -19,7 +19,7 @@ from authzguard.policy.findings import Finding
 from authzguard.policy.model import Resource, Subject
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-_FIELD = re.compile(r"^([a-z_][a-z0-9_]*)=(.*)$")
+_FIELD = re.compile(r"([a-z_][a-z0-9_]*)=(.*)", re.DOTALL)
 
 
 class UsageError(Exception):
@@ -40,7 +40,7 @@ def parse_value(text: str) -> object:
 def _fields(text: str, what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
-        match = _FIELD.match(part)
+        match = _FIELD.fullmatch(part)
         if match is None:
             raise UsageError(f"{what}: expected name=value, got {part!r}")
         if match.group(1) in out:
