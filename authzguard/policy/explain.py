@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from authzguard.exceptions import EvaluationError
-from authzguard.policy import conditions
+from authzguard.policy import conditions, evaluation
 from authzguard.policy.compiler import CompiledPolicy, resource_env, subject_env
 from authzguard.policy.model import Decision, Resource, Rule, Subject
 
@@ -94,7 +94,7 @@ def explain(
             continue
         text = conditions.to_text(rule.when.tree)
         try:
-            held = conditions.truth(conditions.compile_evaluator(rule.when.tree)(s_env, r_env))
+            held = evaluation.truth(evaluation.compile_evaluator(rule.when.tree)(s_env, r_env))
         except EvaluationError as exc:
             steps.append(RuleStep(rule, "condition-error", chain, f"{text}: {exc}"))
             continue

@@ -43,7 +43,7 @@ FACT_NAMES: tuple[str, ...] = (
     "groups",
     "roles",
 )
-_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+_FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 _KIND = re.compile(r"[a-z][a-z0-9_-]*")
 
 
@@ -147,7 +147,7 @@ def parse_fields(text: str, what: str) -> dict[str, str]:
     """``a=1,b=x`` as ``{"a": "1", "b": "x"}``; malformed or repeated names are errors."""
     out: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
-        match = _FIELD.match(part)
+        match = _FIELD.fullmatch(part)
         if match is None:
             raise UsageError(f"{what}: expected name=value, got {part!r}")
         if match.group(1) in out:

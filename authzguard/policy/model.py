@@ -135,8 +135,8 @@ class Rule:
     description: str = ""
     position: Position = NOWHERE
     #: Where each part was written, as ``(part, line, column)`` in the rule's file; parts
-    #: are ``"subject:<name>"``, ``"action:<name>"`` and ``"resource"``. Plain tuples: a
-    #: 10k-rule policy has some 50,000 of them, which the garbage collector then ignores.
+    #: are ``"subject:<name>"``, ``"action:<name>"`` and ``"resource"``. Plain tuples of
+    #: strings and ints, which the garbage collector does not track.
     positions: tuple[tuple[str, int, int], ...] = ()
 
     def where(self, part: str) -> Position:
