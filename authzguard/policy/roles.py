@@ -9,6 +9,7 @@ input, the closure, stops at a budget linear in the policy and says so.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 
 from authzguard.policy.model import Role
@@ -178,3 +179,54 @@ def closures(roles: Mapping[str, Role], budget: int | None = None) -> dict[str, 
         left -= 1
         inherited[name] = shared
     return inherited
+
+
+def shortest_paths(
+    roles: Mapping[str, Role], inherited: Mapping[str, frozenset[str]], budget: int
+) -> dict[tuple[str, str], tuple[str, ...]] | None:
+    """Per role and each role it inherits, the shortest inheritance path from one to the
+    other (breadth-first, parents in the order written); ``None`` when the roles inherit
+    more than ``budget`` roles in all."""
+    if sum(len(below) for below in inherited.values()) > budget:
+        return None
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for start, below in inherited.items():
+        if not below:
+            continue
+        paths: dict[str, tuple[str, ...]] = {start: (start,)}
+        frontier = deque([start])
+        while frontier:
+            name = frontier.popleft()
+            for parent in _parents(roles, name):
+                if parent not in paths:
+                    paths[parent] = (*paths[name], parent)
+                    frontier.append(parent)
+        for target, path in paths.items():
+            if target != start:
+                out[(start, target)] = path
+    return out
+
+
+def path_between(
+    roles: Mapping[str, Role], inherited: Mapping[str, frozenset[str]], start: str, target: str
+) -> tuple[str, ...] | None:
+    """The path :func:`shortest_paths` gives from ``start`` to ``target``, if any, found
+    breadth-first over the roles that lead to ``target`` only."""
+    if start == target:
+        return (start,)
+    if target not in inherited.get(start, ()):
+        return None
+    previous: dict[str, str] = {start: start}
+    frontier = deque([start])
+    while frontier:
+        name = frontier.popleft()
+        if name == target:
+            path = [name]
+            while path[-1] != start:
+                path.append(previous[path[-1]])
+            return tuple(reversed(path))
+        for parent in _parents(roles, name):
+            if parent not in previous and (parent == target or target in inherited[parent]):
+                previous[parent] = name
+                frontier.append(parent)
+    return None  # pragma: no cover - target is inherited, so a path exists
