@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -246,9 +248,13 @@ def test_a_forked_child_polls_on_its_own(policy_dir: Path) -> None:
             finally:
                 os._exit(code)
     os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 60)  # a child stuck on a lock: fail
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
     with os.fdopen(read_end) as pipe:
-        result = json.loads(pipe.read() or "{}")
+        result = json.loads(pipe.read() if ready else "{}")
     _, status = os.waitpid(pid, 0)
+    assert ready, "the child hung: it inherited the parent's state (and its held lock)"
     assert os.waitstatus_to_exitcode(status) == 0
     # A fresh state in the child: the policy it inherited is unknown to its poller, so the
     # first poll only sees the files, and the second takes them.

@@ -19,6 +19,8 @@ from authzguard.reload import write_stamp
 
 
 class Command(BaseCommand):
+    # No system checks first: it checks the policy itself and says why it refuses.
+    requires_system_checks: list[str] = []
     help = (
         "Check this host's policy files, then have running workers take their version: "
         "published through AUTHZGUARD_RELOAD_NOTIFY, or stamped for polling workers."

@@ -19,6 +19,8 @@ def _short(version: Any) -> str:
 
 
 class Command(BaseCommand):
+    # No system checks first: it must answer while a policy or setting is broken.
+    requires_system_checks: list[str] = []
     help = "List every live worker's policy version and flag the ones that lag (exit 1)."
 
     def add_arguments(self, parser: CommandParser) -> None:
