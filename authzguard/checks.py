@@ -23,7 +23,7 @@ from authzguard.conf import settings
 from authzguard.exceptions import PolicyError
 from authzguard.guard import Binding, allowed_methods
 from authzguard.middleware import (
-    declared_binding,
+    declared_bindings,
     is_allow_listed,
     is_drf_guarded,
     is_exempt,
@@ -32,6 +32,7 @@ from authzguard.middleware import (
 )
 from authzguard.policy.model import Policy
 from authzguard.resolvers import get_model, lookup_field, target_model
+from authzguard.view_checks import exempt_list_messages, method_mapping_messages
 
 MIDDLEWARE_PATH = "authzguard.middleware.AuthzGuardMiddleware"
 SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
@@ -213,7 +214,7 @@ def _middleware_messages() -> tuple[list[CheckMessage], bool]:
     return messages, True
 
 
-def _binding_messages(view: str, binding: Binding, policy: Policy) -> list[CheckMessage]:
+def binding_messages(view: str, binding: Binding, policy: Policy) -> list[CheckMessage]:
     origin = {"route": "routes:", "mixin": "AuthorizeMixin", "drf": "DRF"}.get(
         binding.origin, "@authorize"
     )
@@ -286,6 +287,39 @@ def _attribute_messages(policy: Policy) -> list[CheckMessage]:
     return messages
 
 
+def _view_binding_messages(view: UrlView, binding: Binding, policy: Policy) -> list[CheckMessage]:
+    """What is wrong with one of a view's bindings: names, target, path capture, CSRF."""
+    found = binding_messages(view.view_name, binding, policy)
+    if found:
+        return found
+    spec = binding.target
+    if (
+        spec is not None
+        and spec.param
+        and spec.source == "path"
+        and not spec.resolver
+        and binding.resolver is None
+        and spec.param not in view.captured
+    ):
+        found.append(
+            _message(
+                "authzguard.E011",
+                view.view_name,
+                view=view.view_name,
+                param=spec.param,
+                captured=", ".join(sorted(view.captured)) or "none",
+            )
+        )
+    action = policy.resources[binding.resource].actions[binding.action]
+    if getattr(view.callback, "csrf_exempt", False) and not set(allowed_methods(action)).issubset(
+        {"GET", "HEAD", "OPTIONS", "TRACE"}
+    ):
+        found.append(
+            _message("authzguard.E010", view.view_name, view=view.view_name, action=binding.action)
+        )
+    return found
+
+
 @register(Tags.security, Tags.urls)
 def check_enforcement(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Run every enforcement check (registered with Django's check framework)."""
@@ -303,33 +337,36 @@ def check_enforcement(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
         return messages
 
     messages.extend(_attribute_messages(policy))
+    messages.extend(exempt_list_messages())
     views = list(iter_views())
     names = {view.view_name for view in views}
     decorated: list[str] = []
     for view in views:
         try:
-            binding = declared_binding(view.callback)
+            declared = declared_bindings(view.callback)
         except ValueError as exc:  # a mixin missing authz_action / authz_resource
             messages.append(
                 _message("authzguard.E012", view.view_name, view=view.view_name, problem=exc)
             )
             continue
         route = policy.routes.get(view.view_name)
-        if binding is not None:
+        bindings = declared.bindings() if declared is not None else ()
+        if declared is not None:
             decorated.append(view.view_name)
             if route is not None:
-                origin = "AuthorizeMixin" if binding.origin == "mixin" else "@authorize"
+                origin = "AuthorizeMixin" if bindings[0].origin == "mixin" else "@authorize"
                 messages.append(
                     _message("authzguard.E008", view.view_name, view=view.view_name, origin=origin)
                 )
+            messages.extend(method_mapping_messages(view.view_name, view.callback, policy))
         elif route is not None:
-            binding = route_binding(route)
-        if binding is None and is_drf_guarded(view.callback):
+            bindings = (route_binding(route),)
+        if not bindings and is_drf_guarded(view.callback):
             from authzguard.contrib.drf_checks import drf_view_messages
 
             messages.extend(drf_view_messages(view, policy))
             continue
-        if binding is None:
+        if not bindings:
             if (
                 settings.DENY_BY_DEFAULT
                 and installed
@@ -346,37 +383,10 @@ def check_enforcement(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
                     )
                 )
             continue
-        found = _binding_messages(view.view_name, binding, policy)
+        found: list[CheckMessage] = []
+        for binding in bindings:
+            found.extend(m for m in _view_binding_messages(view, binding, policy) if m not in found)
         messages.extend(found)
-        if found:
-            continue
-        spec = binding.target
-        if (
-            spec is not None
-            and spec.param
-            and spec.source == "path"
-            and not spec.resolver
-            and binding.resolver is None
-            and spec.param not in view.captured
-        ):
-            messages.append(
-                _message(
-                    "authzguard.E011",
-                    view.view_name,
-                    view=view.view_name,
-                    param=spec.param,
-                    captured=", ".join(sorted(view.captured)) or "none",
-                )
-            )
-        action = policy.resources[binding.resource].actions[binding.action]
-        if getattr(view.callback, "csrf_exempt", False) and not set(
-            allowed_methods(action)
-        ).issubset({"GET", "HEAD", "OPTIONS", "TRACE"}):
-            messages.append(
-                _message(
-                    "authzguard.E010", view.view_name, view=view.view_name, action=binding.action
-                )
-            )
     for route_name in policy.routes:
         if route_name not in names:
             messages.append(_message("authzguard.E009", route_name, view=route_name))

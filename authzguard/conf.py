@@ -19,7 +19,23 @@ DEFAULT_ALLOWED_VIEWS: tuple[str, ...] = (
     "logout",
     "django.views.static.serve",
     "django.contrib.staticfiles.views.serve",
+    # django.contrib.auth.urls and DRF's router root, by their own view classes (so under
+    # any URL name or namespace, and never a project's own view that reuses a name).
+    "django.contrib.auth.views.LoginView",
+    "django.contrib.auth.views.LogoutView",
+    "django.contrib.auth.views.PasswordChangeView",
+    "django.contrib.auth.views.PasswordChangeDoneView",
+    "django.contrib.auth.views.PasswordResetView",
+    "django.contrib.auth.views.PasswordResetDoneView",
+    "django.contrib.auth.views.PasswordResetConfirmView",
+    "django.contrib.auth.views.PasswordResetCompleteView",
+    "rest_framework.routers.APIRootView",
 )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    # A bare string is one name (never its characters: "*" among them would exempt all).
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 class Settings:
@@ -49,8 +65,14 @@ class Settings:
 
     @property
     def ALLOWED_VIEWS(self) -> Sequence[str]:
-        """View names (``namespace:*`` wildcards allowed) exempt under deny-by-default."""
-        return tuple(self._get("AUTHZGUARD_ALLOWED_VIEWS", DEFAULT_ALLOWED_VIEWS))
+        """View names or dotted paths (``*`` wildcards allowed) exempt under
+        deny-by-default; setting it replaces the defaults."""
+        return _names(self._get("AUTHZGUARD_ALLOWED_VIEWS", DEFAULT_ALLOWED_VIEWS))
+
+    @property
+    def EXTRA_ALLOWED_VIEWS(self) -> Sequence[str]:
+        """More exempt views, added to ``ALLOWED_VIEWS`` (keeps its defaults). Default: ``[]``."""
+        return _names(self._get("AUTHZGUARD_EXTRA_ALLOWED_VIEWS", ()))
 
     @property
     def HIDE_EXISTENCE(self) -> bool:
@@ -88,14 +110,6 @@ class Settings:
     def SESSION_PURGE_ON_PASSWORD_CHANGE(self) -> bool:
         """Purge a user's other sessions when the password changes. Default: ``False``."""
         return bool(self._get("AUTHZGUARD_SESSION_PURGE_ON_PASSWORD_CHANGE", False))
-
-    @property
-    def COMPILED_LOOKUPS(self) -> bool:
-        """Run declarative target lookups as statements compiled once per connection
-        (stock managers, no related objects selected); ``False`` sends every lookup
-        through the ORM.
-        Default: ``True``."""
-        return bool(self._get("AUTHZGUARD_COMPILED_LOOKUPS", True))
 
     @property
     def REQUEST_ID_HEADER(self) -> str | None:

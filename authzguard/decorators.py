@@ -16,9 +16,11 @@ from typing import Any, TypeVar, cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
-from authzguard.guard import Binding, aenforce, enforce
+from authzguard.enforcement import aenforce, enforce
+from authzguard.guard import Binding
+from authzguard.parameters import PARAMETER_SOURCES
 from authzguard.policy.model import TargetSpec
-from authzguard.resolvers import SOURCES, Resolver
+from authzguard.resolvers import Resolver
 
 V = TypeVar("V", bound=Callable[..., Any])
 
@@ -43,12 +45,11 @@ def make_binding(
         raise ValueError(f"authorize(): action must be a non-empty string, not {action!r}")
     if not isinstance(resource, str) or not resource:
         raise ValueError(f"authorize(): resource must be a non-empty string, not {resource!r}")
-    if source is not None and source not in SOURCES:
-        raise ValueError(
-            f"authorize(): source must be one of {', '.join(sorted(SOURCES))}, not {source!r}"
-        )
-    if max_length is not None and max_length < 1:
-        raise ValueError("authorize(): max_length must be positive")
+    if source is not None and source not in PARAMETER_SOURCES:
+        choices = ", ".join(sorted(PARAMETER_SOURCES))
+        raise ValueError(f"authorize(): source must be one of {choices}, not {source!r}")
+    if max_length is not None and (type(max_length) is not int or max_length < 1):
+        raise ValueError(f"authorize(): max_length must be a positive int, not {max_length!r}")
     resolver: Resolver | None = None
     spec: TargetSpec | None
     if target is None:

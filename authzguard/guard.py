@@ -1,7 +1,7 @@
-"""resolve → decide → audit → deny: the one path every Django adapter goes through.
+"""resolve → decide → audit: the one path every Django adapter goes through.
 
 The middleware, the decorator, the class-based-view mixin and the DRF permission all
-call :func:`evaluate` (sync; the async adapters run it through ``sync_to_async``), so
+call :func:`evaluate` (through :mod:`authzguard.enforcement`, or the DRF permission), so
 the rules below hold everywhere:
 
 1. the HTTP method is checked first: a method the action does not declare is a 405
@@ -13,6 +13,8 @@ the rules below hold everywhere:
    decides on its attributes;
 5. any other exception is a deny, never an allow;
 6. exactly one audit record is written per evaluation.
+
+:mod:`authzguard.denial` turns a refused :class:`Outcome` into HTTP.
 """
 
 from __future__ import annotations
@@ -22,16 +24,16 @@ import os
 import random
 import re
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from asgiref.sync import sync_to_async
 from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 
-from authzguard import audit, denial, runtime
+from authzguard import audit, runtime
 from authzguard.conf import settings
 from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
 from authzguard.policy.model import (
@@ -54,7 +56,7 @@ from authzguard.resolvers import (
     plan_target,
     resource_attributes,
 )
-from authzguard.subjects import subject_for, subject_without_groups
+from authzguard.subjects import subject_for
 
 if TYPE_CHECKING:
     from authzguard.policy import CompiledPolicy
@@ -64,7 +66,6 @@ logger = logging.getLogger("authzguard")
 Status = Literal["allow", "deny", "bad_request", "ambiguous", "not_found", "method_not_allowed"]
 Origin = Literal["decorator", "route", "mixin", "drf", "default"]
 
-_CHECKED_ATTR = "_authzguard_checked"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
@@ -78,6 +79,9 @@ class Binding:
     #: A custom resolver given directly as a callable (decorator or mixin).
     resolver: Resolver | None = None
     origin: Origin = "decorator"
+    #: GET and HEAD show the form that submits ``action`` (Django's form and deletion
+    #: views, whose GET handlers cannot change state): decided without the method check.
+    form_display: bool = False
 
 
 @dataclass(slots=True)
@@ -139,7 +143,7 @@ def request_id(request: HttpRequest, header_key: str | None = None) -> str:
         key = _header_key() if header_key is None else header_key
         given = request.META.get(key, "") if key else ""
         # 128 random bits as 32 hex digits. An id needs to be unique, not secret (a client
-        # may send its own): a seeded generator serves, without a system call per request.
+        # may send its own): a seeded generator serves.
         existing = given if given and _REQUEST_ID.fullmatch(given) else _new_request_id()
         request._authzguard_request_id = existing  # type: ignore[attr-defined]
     return existing
@@ -173,9 +177,8 @@ def allowed_methods(action: Action) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """What :func:`evaluate` needs from one binding under one policy, worked out once."""
+    """What :func:`evaluate` needs from one binding under one policy."""
 
-    binding: Binding
     kind: ResourceKind
     #: ``None`` when the methods come from ``AUTHZGUARD_STATE_CHANGING_METHODS``: read
     #: at use, as every setting is.
@@ -186,58 +189,47 @@ class _Prepared:
     target: TargetPlan | None
 
 
-class _PolicyCache:
-    """Per-policy memo: a reload or any ``AUTHZGUARD_*`` settings change (which resets the
-    policy, see ``runtime``) brings a new policy object, hence a fresh cache."""
-
-    __slots__ = ("compiled_lookups", "defer_groups", "header_key", "policy", "prepared")
-
-    def __init__(self, policy: CompiledPolicy) -> None:
-        self.policy = policy
-        self.header_key = _header_key()
-        self.compiled_lookups = settings.COMPILED_LOOKUPS
-        # Reading groups only once an object was found would let a caller count queries
-        # to tell "forbidden" from "no such object": not when existence is hidden.
-        self.defer_groups = not settings.HIDE_EXISTENCE
-        #: ``id(binding)`` to its preparation; the entry holds the binding, so the id
-        #: cannot be reused while the entry exists.
-        self.prepared: dict[int, _Prepared] = {}
-
-
-_PREPARED_LIMIT = 4096
-_cache: _PolicyCache | None = None
-
-
-def _policy_cache(policy: CompiledPolicy) -> _PolicyCache:
-    global _cache
-    cache = _cache
-    if cache is None or cache.policy is not policy:
-        # Readers on other threads may still use the old one: it stays valid for its policy.
-        cache = _cache = _PolicyCache(policy)
-    return cache
-
-
-def _prepare(cache: _PolicyCache, binding: Binding) -> _Prepared:
-    entry = cache.prepared.get(id(binding))
-    if entry is not None and entry.binding is binding:
-        return entry
-    policy = cache.policy
+def _prepare(policy: CompiledPolicy, binding: Binding) -> _Prepared:
     action = policy.action(binding.resource, binding.action)
     kind = policy.policy.resources[binding.resource]
     methods = allowed_methods(action) if action.methods is not None or action.safe else None
     plan: TargetPlan | None = None
     spec = binding.target
-    if spec is not None and binding.resolver is None and not spec.resolver and spec.param:
+    if spec is not None and not _is_custom(binding) and spec.param:
         try:
             plan = plan_target(spec, kind)
         except Exception:  # misdeclared: parse_target raises it again, in its own order
             plan = None
-    entry = _Prepared(binding, kind, methods, plan)
-    if len(cache.prepared) >= _PREPARED_LIMIT:
-        # Bindings built per request (unusual) must not grow the memo without bound.
-        cache.prepared.clear()
-    cache.prepared[id(binding)] = entry
-    return entry
+    return _Prepared(kind, methods, plan)
+
+
+#: Preparations kept per policy. A view declares one binding and a ``routes:`` entry has
+#: one, so only bindings built per request (unusual) ever reach the bound.
+PREPARED_BINDINGS = 1024
+
+
+class _PolicyMemo:
+    """What :func:`evaluate` works out once per policy. A reload, or any ``AUTHZGUARD_*``
+    settings change (which resets the policy, see ``runtime``), brings a new policy
+    object, hence a new memo; a thread still deciding under the old one keeps its own."""
+
+    __slots__ = ("header_key", "policy", "prepare")
+
+    def __init__(self, policy: CompiledPolicy) -> None:
+        self.policy = policy
+        self.header_key = _header_key()
+        self.prepare = lru_cache(maxsize=PREPARED_BINDINGS)(partial(_prepare, policy))
+
+
+_memo: _PolicyMemo | None = None
+
+
+def _memo_for(policy: CompiledPolicy) -> _PolicyMemo:
+    global _memo
+    memo = _memo
+    if memo is None or memo.policy is not policy:
+        memo = _memo = _PolicyMemo(policy)
+    return memo
 
 
 # -- evaluation ---------------------------------------------------------------------------
@@ -245,6 +237,212 @@ def _prepare(cache: _PolicyCache, binding: Binding) -> _Prepared:
 _NOT_EVALUATED = Decision(allowed=False, rule=None, reason="not evaluated")
 _NOBODY = Subject()
 _NO_ATTRIBUTES: Mapping[str, object] = MappingProxyType({})
+
+
+@dataclass(slots=True)
+class _Evaluation:
+    """One request's evaluation, handed from step to step."""
+
+    request: HttpRequest
+    binding: Binding
+    view_kwargs: Mapping[str, Any]
+    user: Any
+    parser: TargetParser
+    outcome: Outcome
+    policy: CompiledPolicy | None = None
+    memo: _PolicyMemo | None = None
+
+    @property
+    def authz(self) -> Authorization:
+        return self.outcome.authz
+
+
+def evaluate(
+    request: HttpRequest,
+    binding: Binding,
+    view_kwargs: Mapping[str, Any],
+    *,
+    user: Any = None,
+    refuse: str | None = None,
+    refused_status: Literal["deny", "method_not_allowed"] = "deny",
+    parser: TargetParser = parse_target,
+) -> Outcome:
+    """Decide whether ``request`` may run a view bound by ``binding``. Never raises.
+
+    ``user`` overrides ``request.user`` (DRF authenticates inside the view); ``refuse``
+    denies outright with that reason and ``refused_status`` (unbound views), still
+    audited; ``parser`` reads the target parameter (DRF: its URL kwarg only).
+    """
+    started = time.perf_counter()
+    authz = Authorization(
+        action=binding.action,
+        resource=binding.resource,
+        subject=_NOBODY,
+        decision=_deny(refuse) if refuse else _NOT_EVALUATED,
+        request_id="",
+        binding=binding,
+    )
+    outcome = Outcome("deny", authz, targeted=binding.target is not None)
+    user = getattr(request, "user", None) if user is None else user
+    evaluation = _Evaluation(request, binding, view_kwargs, user, parser, outcome)
+    try:
+        if refuse is not None:
+            authz.subject = _bare_subject(user)
+            outcome.status = refused_status
+        else:
+            _run_steps(evaluation)
+    except Exception as exc:  # fail closed: any error is a deny, never an allow
+        _refuse_for(evaluation, exc)
+    finally:
+        _finish(evaluation, started)
+    return outcome
+
+
+def _run_steps(ev: _Evaluation) -> None:
+    """The checks in order; a step that refuses ends the evaluation."""
+    ev.policy = runtime.get_policy()
+    ev.memo = _memo_for(ev.policy)
+    prepared = ev.memo.prepare(ev.binding)
+    if not _method_accepted(ev, prepared):
+        return
+    query = _parse_parameter(ev, prepared)
+    subject = _subject(ev, ev.policy)
+    if not _could_allow(ev, ev.policy, subject, query):
+        return
+    target = _resolve(ev, prepared, query)
+    _decide(ev, ev.policy, subject, _attributes(ev, prepared.kind, target))
+
+
+def _method_accepted(ev: _Evaluation, prepared: _Prepared) -> bool:
+    """A method the action does not declare is a 405, before any query."""
+    methods = prepared.methods
+    if methods is None:
+        methods = allowed_methods(prepared.kind.actions[ev.binding.action])
+    if ev.request.method in methods:
+        return True
+    if ev.binding.form_display and ev.request.method in ("GET", "HEAD"):
+        return True
+    ev.outcome.status, ev.outcome.allowed_methods = "method_not_allowed", methods
+    ev.authz.decision = _deny(f"method {ev.request.method} not allowed for {ev.binding.action}")
+    if audit.enabled():
+        # Who was refused, for the record: request.user without roles (no group query).
+        # Nobody listening, a 405 stays free of queries.
+        ev.authz.subject = _bare_subject(ev.user)
+    return False
+
+
+def _parse_parameter(ev: _Evaluation, prepared: _Prepared) -> TargetQuery | None:
+    """The declarative target's parameter, validated before anything reaches the database."""
+    spec = ev.binding.target
+    if spec is None or _is_custom(ev.binding):
+        return None
+    query = ev.parser(ev.request, spec, prepared.kind, ev.view_kwargs, prepared.target)
+    ev.authz.parameter, ev.authz.source = query.parameter, query.source
+    return query
+
+
+def _subject(ev: _Evaluation, policy: CompiledPolicy) -> Subject:
+    # Groups are read here, before any lookup, whenever a group-granted role could change
+    # a decision on this pair (known at compile time): a caller's queries never depend
+    # on the target.
+    subject = subject_for(ev.user, policy, kind=ev.binding.resource, action=ev.binding.action)
+    ev.authz.subject = subject
+    return subject
+
+
+def _could_allow(
+    ev: _Evaluation, policy: CompiledPolicy, subject: Subject, query: TargetQuery | None
+) -> bool:
+    """Deny before the lookup a subject no allow rule could cover: it learns nothing."""
+    binding = ev.binding
+    if policy.could_allow(subject, binding.action, binding.resource):
+        return True
+    if query is not None and query.field == "pk":
+        ev.authz.target_id = query.value
+    ev.authz.decision = _deny(
+        f"no allow rule covers {binding.action} on {binding.resource} for this subject"
+    )
+    return False
+
+
+def _resolve(
+    ev: _Evaluation, prepared: _Prepared, query: TargetQuery | None
+) -> ResolvedTarget | None:
+    """The target: looked up (404 if none, 400 if several), or a custom resolver's."""
+    if query is not None:
+        ev.outcome.looked_up = True
+        return fetch_target(query, prepared.kind)
+    if _is_custom(ev.binding):
+        ev.outcome.looked_up = True
+        spec = ev.binding.target or TargetSpec()
+        return call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+    return None
+
+
+def _attributes(
+    ev: _Evaluation, kind: ResourceKind, target: ResolvedTarget | None
+) -> Mapping[str, object]:
+    if target is None:
+        return _NO_ATTRIBUTES
+    authz = ev.authz
+    authz.target, authz.target_id = target.obj, target.target_id
+    authz.parameter, authz.source = target.parameter, target.source
+    return resource_attributes(target.obj, kind)
+
+
+def _decide(
+    ev: _Evaluation, policy: CompiledPolicy, subject: Subject, attributes: Mapping[str, object]
+) -> None:
+    resource = Resource(ev.binding.resource, attributes)
+    decision = policy.decide(subject, ev.binding.action, resource)
+    ev.authz.decision = decision
+    if decision.allowed and decision.error is None:
+        ev.outcome.status = "allow"
+
+
+def _refuse_for(ev: _Evaluation, exc: Exception) -> None:
+    """The refusal an exception from a step stands for; anything unexpected is a deny."""
+    outcome, authz = ev.outcome, ev.authz
+    if isinstance(exc, (TargetNotFound, Http404)):
+        outcome.status, outcome.message = "not_found", str(exc)
+        authz.decision = _deny(f"no such object: {exc}")
+        return
+    if isinstance(exc, AmbiguousTarget):
+        outcome.status, outcome.message = "ambiguous", str(exc)
+        authz.decision = _deny(f"ambiguous target: {exc}")
+        return
+    if isinstance(exc, ParameterError):
+        outcome.status, outcome.message = "bad_request", str(exc)
+        authz.parameter = authz.parameter or exc.parameter
+        authz.decision = _deny(f"bad request: {exc}")
+    elif isinstance(exc, (BadRequest, ValidationError, SuspiciousOperation)):
+        # From a custom resolver: Django's own "bad request" exceptions.
+        outcome.status, outcome.message = "bad_request", "malformed target parameter"
+        authz.decision = _deny(f"bad request: {type(exc).__name__}: {exc}")
+    else:
+        logger.exception("authzguard denied %s because of an error", ev.request.path)
+        outcome.status = "deny"
+        authz.decision = _deny("error during authorization", error=f"{type(exc).__name__}: {exc}")
+    if authz.subject.id is None:
+        # Still tell a signed-in user "forbidden" (or "bad request"), not "sign in".
+        authz.subject = _bare_subject(ev.user)
+
+
+def _finish(ev: _Evaluation, started: float) -> None:
+    """Withhold an unauthorized object, give the request its id, write the one record."""
+    outcome = ev.outcome
+    if outcome.status != "allow":
+        # Never hand a view (or a later reader) an object that was not authorized.
+        outcome.authz.target = None
+    header_key = ev.memo.header_key if ev.memo is not None else None
+    outcome.authz.request_id = request_id(ev.request, header_key)
+    outcome.record = _audit(ev.request, outcome, ev.policy, time.perf_counter() - started)
+
+
+def _is_custom(binding: Binding) -> bool:
+    """Whether a resolver, not a declarative lookup, finds the binding's target."""
+    spec = binding.target
+    return binding.resolver is not None or bool(spec is not None and spec.resolver)
 
 
 def _bare_subject(user: Any) -> Subject:
@@ -259,155 +457,6 @@ def _bare_subject(user: Any) -> Subject:
 
 def _deny(reason: str, error: str | None = None) -> Decision:
     return Decision(allowed=False, rule=None, reason=reason, error=error)
-
-
-def evaluate(
-    request: HttpRequest,
-    binding: Binding,
-    view_kwargs: Mapping[str, Any],
-    *,
-    user: Any = None,
-    target: ResolvedTarget | None = None,
-    check_method: bool = True,
-    refuse: str | None = None,
-    refused_status: Literal["deny", "method_not_allowed"] = "deny",
-    phase_one_only: bool = False,
-    parser: TargetParser = parse_target,
-) -> Outcome:
-    """Decide whether ``request`` may run a view bound by ``binding``. Never raises.
-
-    ``target`` skips resolution (the DRF permission passes the object DRF fetched);
-    ``user`` overrides ``request.user`` (DRF authenticates inside the view);
-    ``refuse`` denies outright with that reason (unbound views), still audited, with
-    ``refused_status``; ``phase_one_only`` stops after the subject check (the object is
-    decided later); ``parser`` reads the target parameter (DRF: its URL kwarg only).
-    """
-    started = time.perf_counter()
-    if user is None:
-        user = getattr(request, "user", None)
-    authz = Authorization(
-        action=binding.action,
-        resource=binding.resource,
-        subject=_NOBODY,
-        decision=_deny(refuse) if refuse else _NOT_EVALUATED,
-        request_id="",
-        binding=binding,
-    )
-    outcome = Outcome("deny", authz, targeted=binding.target is not None or target is not None)
-    policy: CompiledPolicy | None = None
-    cache: _PolicyCache | None = None
-    try:
-        if refuse is not None:
-            authz.subject = _bare_subject(user)
-            outcome.status = refused_status
-            return outcome
-        policy = runtime.get_policy()
-        cache = _policy_cache(policy)
-        prepared = _prepare(cache, binding)
-        methods = prepared.methods
-        if methods is None:
-            methods = allowed_methods(policy.action(binding.resource, binding.action))
-        if check_method and request.method not in methods:
-            outcome.status, outcome.allowed_methods = "method_not_allowed", methods
-            authz.decision = _deny(f"method {request.method} not allowed for {binding.action}")
-            if audit.enabled():
-                # Who was refused, for the record: request.user without roles (no group
-                # query). Nobody listening, a 405 stays free of queries.
-                authz.subject = _bare_subject(user)
-            return outcome
-        kind = prepared.kind
-        spec = binding.target
-        custom = binding.resolver is not None or (spec is not None and spec.resolver)
-        query: TargetQuery | None = None
-        if target is None and spec is not None and not custom and not phase_one_only:
-            # Malformed parameters are refused before anything reaches the database.
-            query = parser(request, spec, kind, view_kwargs, prepared.target)
-            authz.parameter, authz.source = query.parameter, query.source
-        # Group membership costs a query: decide without it first when it may not matter.
-        if cache.defer_groups:
-            subject, groups_pending = subject_without_groups(
-                user, policy, kind=binding.resource, action=binding.action
-            )
-        else:
-            subject = subject_for(user, policy, kind=binding.resource, action=binding.action)
-            groups_pending = False
-        if groups_pending and not policy.could_allow(subject, binding.action, binding.resource):
-            # Only a group-granted role could allow this: read the groups now.
-            subject = subject_for(user, policy, kind=binding.resource, action=binding.action)
-            groups_pending = False
-        authz.subject = subject
-        if not policy.could_allow(subject, binding.action, binding.resource):
-            if query is not None and query.field == "pk":
-                authz.target_id = query.value
-            authz.decision = _deny(
-                f"no allow rule covers {binding.action} on {binding.resource} for this subject"
-            )
-            return outcome
-        if phase_one_only:
-            outcome.status = "allow"
-            authz.decision = Decision(True, None, "an allow rule may apply; the object decides")
-            return outcome
-        if query is not None:
-            outcome.looked_up = True
-            target = fetch_target(query, kind, compiled=cache.compiled_lookups)
-        elif target is None and custom:
-            outcome.looked_up = True
-            target = call_resolver(request, spec or TargetSpec(), binding.resolver, view_kwargs)
-        attributes: Mapping[str, object] = _NO_ATTRIBUTES
-        if target is not None:
-            authz.target, authz.target_id = target.obj, target.target_id
-            authz.parameter, authz.source = target.parameter, target.source
-            attributes = resource_attributes(target.obj, kind)
-        resource = Resource(binding.resource, attributes)
-        decision = policy.decide(subject, binding.action, resource)
-        # A deny reads the groups too, though they cannot undo it: so the queries a
-        # refused caller runs, and the rule its audit record names, do not depend on
-        # which of the object's attributes a deny rule matched.
-        if groups_pending and (
-            not decision.allowed
-            or policy.groups_could_change(decision, subject, binding.action, resource)
-        ):
-            subject = authz.subject = subject_for(
-                user, policy, kind=binding.resource, action=binding.action
-            )
-            decision = policy.decide(subject, binding.action, resource)
-        authz.decision = decision
-        if decision.allowed and decision.error is None:
-            outcome.status = "allow"
-    except ParameterError as exc:
-        outcome.status, outcome.message = "bad_request", str(exc)
-        authz.parameter = authz.parameter or exc.parameter
-        authz.decision = _deny(f"bad request: {exc}")
-        if authz.subject.id is None:
-            authz.subject = _bare_subject(user)
-    except (BadRequest, ValidationError, SuspiciousOperation) as exc:
-        # From a custom resolver: Django's own "bad request" exceptions.
-        outcome.status, outcome.message = "bad_request", "malformed target parameter"
-        authz.decision = _deny(f"bad request: {type(exc).__name__}: {exc}")
-        if authz.subject.id is None:
-            authz.subject = _bare_subject(user)
-    except (TargetNotFound, Http404) as exc:
-        outcome.status, outcome.message = "not_found", str(exc)
-        authz.decision = _deny(f"no such object: {exc}")
-    except AmbiguousTarget as exc:
-        outcome.status, outcome.message = "ambiguous", str(exc)
-        authz.decision = _deny(f"ambiguous target: {exc}")
-    except Exception as exc:  # fail closed: any error is a deny, never an allow
-        logger.exception("authzguard denied %s because of an error", request.path)
-        if authz.subject.id is None:
-            # Still tell a signed-in user "forbidden", not "sign in".
-            authz.subject = _bare_subject(user)
-        outcome.status = "deny"
-        authz.decision = _deny("error during authorization", error=f"{type(exc).__name__}: {exc}")
-    finally:
-        if outcome.status != "allow":
-            # Never hand a view (or a later reader) an object that was not authorized.
-            authz.target = None
-        authz.request_id = request_id(request, cache.header_key if cache is not None else None)
-        if not (phase_one_only and outcome.status == "allow"):
-            # A phase-one pass is not a decision: the object check writes the record.
-            outcome.record = _audit(request, outcome, policy, time.perf_counter() - started)
-    return outcome
 
 
 def _audit(
@@ -446,77 +495,3 @@ def _audit(
         # An audit failure must not turn a deny into an error page that skips the deny.
         logger.exception("authzguard could not write the audit record")
         return {}
-
-
-def checked_outcome(request: HttpRequest, binding: Binding | None) -> Outcome | None:
-    """The outcome of this request's earlier check for ``binding``, if it had one."""
-    checked: tuple[Binding | None, Outcome] | None = getattr(request, _CHECKED_ATTR, None)
-    if checked is None or checked[0] is not binding:
-        return None
-    return checked[1]
-
-
-def was_checked(request: HttpRequest) -> bool:
-    """Whether any authzguard check already ran for this request."""
-    return hasattr(request, _CHECKED_ATTR)
-
-
-def mark_checked(request: HttpRequest, binding: Binding | None, outcome: Outcome) -> None:
-    setattr(request, _CHECKED_ATTR, (binding, outcome))
-
-
-def check(request: HttpRequest, binding: Binding, view_kwargs: MutableMapping[str, Any]) -> Outcome:
-    """Evaluate, record the result on the request (``request.authz``) and mark it checked.
-
-    On allow with ``pass_as``, the authorized object is put into ``view_kwargs``.
-    """
-    outcome = evaluate(request, binding, view_kwargs)
-    request.authz = outcome.authz  # type: ignore[attr-defined]
-    mark_checked(request, binding, outcome)
-    if outcome.allowed:
-        inject_target(request, binding, view_kwargs)
-    return outcome
-
-
-def inject_target(
-    request: HttpRequest, binding: Binding, view_kwargs: MutableMapping[str, Any]
-) -> None:
-    """Hand the authorized object to the view under ``pass_as`` (opt-in)."""
-    pass_as = binding.target.pass_as if binding.target is not None else None
-    authz: Authorization | None = getattr(request, "authz", None)
-    if pass_as and authz is not None and authz.allowed:
-        view_kwargs[pass_as] = authz.target
-
-
-def enforce(
-    request: HttpRequest, binding: Binding, view_kwargs: MutableMapping[str, Any]
-) -> HttpResponse | None:
-    """Check ``request`` once for ``binding``: ``None`` to run the view, else the denial.
-
-    Denials that Django renders itself (400, 403, 404) are raised as its exceptions.
-    """
-    outcome = checked_outcome(request, binding)
-    if outcome is not None:
-        # The middleware already decided for this very binding: do not decide twice.
-        if outcome.allowed:
-            inject_target(request, binding, view_kwargs)
-    else:
-        outcome = check(request, binding, view_kwargs)
-    if outcome.allowed:
-        return None
-    return denial.respond(request, outcome)
-
-
-_enforce_in_thread = sync_to_async(enforce, thread_sensitive=True)
-
-
-async def aenforce(
-    request: HttpRequest, binding: Binding, view_kwargs: MutableMapping[str, Any]
-) -> HttpResponse | None:
-    """:func:`enforce` for async views: the same code, in a thread where the ORM may run."""
-    outcome = checked_outcome(request, binding)
-    if outcome is not None and outcome.allowed:
-        # Already allowed by the middleware: no thread hop needed to say so again.
-        inject_target(request, binding, view_kwargs)
-        return None
-    return await _enforce_in_thread(request, binding, view_kwargs)

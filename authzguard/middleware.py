@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 
-from authzguard import denial, reload, runtime
+from authzguard import reload, runtime
 from authzguard.conf import settings
 from authzguard.decorators import BINDING_ATTR, EXEMPT_ATTR
-from authzguard.guard import Binding, Outcome, enforce, evaluate, mark_checked
+from authzguard.enforcement import enforce, refuse
+from authzguard.guard import Binding
+from authzguard.mixins import MethodBindings
 from authzguard.policy.model import RouteBinding
 
 View = Callable[..., Any]
@@ -34,14 +37,14 @@ def view_path(view: View) -> str:
     return f"{func.__module__}.{func.__name__}"
 
 
-def declared_binding(view: View) -> Binding | None:
-    """The binding a view declares in code: ``@authorize`` or the mixin's class attributes."""
+def declared_bindings(view: View) -> MethodBindings | None:
+    """The bindings a view declares in code: ``@authorize`` or the mixin's class attributes."""
     binding: Binding | None = getattr(view, BINDING_ATTR, None)
     if binding is not None:
-        return binding
+        return MethodBindings(fallback=binding)
     view_class = getattr(view, "view_class", None)
-    get_binding = getattr(view_class, "get_authz_binding", None)
-    return get_binding() if get_binding is not None else None
+    get_bindings = getattr(view_class, "get_authz_bindings", None)
+    return get_bindings() if get_bindings is not None else None
 
 
 def is_exempt(view: View) -> bool:
@@ -63,28 +66,18 @@ def is_drf_guarded(view: View) -> bool:
     return uses_authzguard(view_class)
 
 
-#: ``id(route)`` to ``(route, binding)``: one Binding per ``routes:`` entry, so the guard's
-#: per-binding preparation is reused across requests (the entry keeps ``route`` alive,
-#: so its id cannot be reused meanwhile).
-_route_bindings: dict[int, tuple[RouteBinding, Binding]] = {}
-
-
+@lru_cache(maxsize=1024)
 def route_binding(route: RouteBinding) -> Binding:
-    cached = _route_bindings.get(id(route))
-    if cached is not None and cached[0] is route:
-        return cached[1]
-    binding = Binding(route.action, route.resource, route.target, None, "route")
-    if len(_route_bindings) >= 4096:  # routes of policies replaced since
-        _route_bindings.clear()
-    _route_bindings[id(route)] = (route, binding)
-    return binding
+    """One Binding per ``routes:`` entry, so the guard's per-binding work is reused."""
+    return Binding(route.action, route.resource, route.target, None, "route")
 
 
 def is_allow_listed(view_name: str, view: View) -> bool:
+    """Whether ``AUTHZGUARD_ALLOWED_VIEWS`` or ``AUTHZGUARD_EXTRA_ALLOWED_VIEWS`` names it."""
     path = view_path(view)
     return any(
         fnmatchcase(view_name, pattern) or fnmatchcase(path, pattern)
-        for pattern in settings.ALLOWED_VIEWS
+        for pattern in (*settings.ALLOWED_VIEWS, *settings.EXTRA_ALLOWED_VIEWS)
     )
 
 
@@ -101,16 +94,20 @@ class AuthzGuardMiddleware(MiddlewareMixin):
         reload.on_request()  # at most one cheap poll per interval; starts the notify listener
         match = request.resolver_match
         view_name = match.view_name if match is not None else view_path(view_func)
-        binding = declared_binding(view_func)
+        declared = declared_bindings(view_func)
+        binding = declared.for_method(request.method) if declared is not None else None
         route: RouteBinding | None = None
         policy_error: Exception | None = None
         try:
             route = runtime.get_policy().routes.get(view_name)
         except Exception as exc:  # the policy does not load: fail closed below
             policy_error = exc
-        if binding is not None and route is not None:
+        if declared is not None and route is not None:
             # Two declarations that may disagree: refuse rather than pick one (see checks).
-            return self._refuse(request, f"{view_name} is bound twice (code and routes:)")
+            return refuse(request, f"{view_name} is bound twice (code and routes:)")
+        if declared is not None and binding is None:
+            reason = f"{view_name} maps no authz action to {request.method}"
+            return refuse(request, reason, allowed_methods=declared.methods)
         if binding is None and route is not None:
             binding = route_binding(route)
         if binding is not None:
@@ -123,12 +120,5 @@ class AuthzGuardMiddleware(MiddlewareMixin):
             return None
         if policy_error is not None:
             # Without a policy nobody can tell whether routes: binds this view: refuse.
-            return self._refuse(request, f"the policy does not load: {policy_error}")
-        return self._refuse(request, f"{view_name} is not bound (deny by default)")
-
-    def _refuse(self, request: HttpRequest, reason: str) -> HttpResponseBase:
-        binding = Binding("", "", origin="default")
-        outcome: Outcome = evaluate(request, binding, {}, refuse=reason)
-        request.authz = outcome.authz  # type: ignore[attr-defined]
-        mark_checked(request, binding, outcome)
-        return denial.respond(request, outcome)
+            return refuse(request, f"the policy does not load: {policy_error}")
+        return refuse(request, f"{view_name} is not bound (deny by default)")

@@ -32,7 +32,7 @@ from django.dispatch import receiver
 
 from authzguard import runtime
 from authzguard.conf import settings
-from authzguard.policy import CompiledPolicy
+from authzguard.policy import CompiledPolicy, loader
 
 logger = logging.getLogger("authzguard.reload")
 
@@ -84,15 +84,8 @@ def reset_state() -> None:
 
 
 def policy_files(paths: Sequence[str | Path]) -> list[Path]:
-    """The files the loader reads: each file given, and each directory's YAML files."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.is_file()))
-        else:
-            files.append(path)
-    return files
+    """The files the loader reads: each file given, and each directory's policy files."""
+    return loader.policy_files(paths)[0]
 
 
 def stat_key(paths: Sequence[str | Path]) -> StatKey:
@@ -110,7 +103,9 @@ def stat_key(paths: Sequence[str | Path]) -> StatKey:
         entries.append((str(raw), "dir", info.st_mtime_ns, info.st_ino))
         with os.scandir(raw) as listing:
             for entry in sorted(listing, key=lambda e: e.name):
-                if entry.name.endswith(_SUFFIXES):
+                if entry.name.endswith(_SUFFIXES) and not loader.is_policy_test_file(
+                    Path(entry.name)
+                ):
                     try:
                         child = entry.stat()
                     except OSError:  # removed since the listing

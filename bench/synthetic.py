@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: a synthetic policy of any size, timers, and result output.
+"""Shared by the benchmarks: the per-request policy of any size, timers, targets, output.
 
 The synthetic policy is plain YAML written to disk and loaded by ``load_policy``, so every
 engine decides on exactly what a user's policy files would give. Its shape (documented in
@@ -29,8 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,14 +41,12 @@ KINDS = 100
 ACTIONS = ("read", "update", "delete")
 TEAMS = 200
 DEPTS = 10
-SIZES = (10, 100, 1_000, 10_000)
 #: Rules per file: keeps every file far under the loader's size and node limits.
 RULES_PER_FILE = 1_000
 
-# What a decision benchmark asks, identical at every policy size. kind005 has its ownership
-# rule from 10 rules up, more rules for the subject's team and department as the policy grows.
+# The kind the per-request benchmark reads: it has its ownership rule from 10 rules up, and
+# rules for teams and departments (granted by Django groups) as the policy grows.
 REQUEST_KIND = "kind005"
-REQUEST_ACTION = "update"
 
 
 def kind_name(k: int) -> str:
@@ -145,18 +142,8 @@ def policy_dir(n_rules: int) -> Path:
     return RESULTS / "policies" / f"{n_rules}"
 
 
-def load_compiled(n_rules: int) -> Any:
-    """Write and load the synthetic policy of ``n_rules`` rules."""
-    from authzguard.policy import compile_policy, load_policy
-
-    directory = policy_dir(n_rules)
-    files = write_policy(n_rules, directory)
-    return compile_policy(load_policy(files))
-
-
-def write_casbin(compiled: Any, n_rules: int) -> tuple[Path, Path]:
+def write_casbin(compiled: Any, directory: Path) -> tuple[Path, Path]:
     """``model.conf`` and ``policy.csv`` as ``authzguard compile`` writes them."""
-    directory = policy_dir(n_rules) / "casbin"
     directory.mkdir(parents=True, exist_ok=True)
     model, rows = directory / "model.conf", directory / "policy.csv"
     model.write_text(compiled.casbin_model())
@@ -357,14 +344,31 @@ def fmt_ratio(value: float, *, precise: bool = False) -> str:
     return f"{value:.2f}x"
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
+@dataclass(frozen=True)
+class Target:
+    """One issue-11 target: what is compared, the figure, the bound, and whether it holds."""
+
+    name: str
+    figure: str
+    bound: str
+    passed: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "figure": self.figure,
+            "bound": self.bound,
+            "passed": self.passed,
+        }
+
+    def line(self) -> str:
+        return (
+            f"{'PASS' if self.passed else 'MISS'}  {self.name}: {self.figure} (target {self.bound})"
+        )
 
 
-@contextmanager
-def django_settings(module: str) -> Iterator[None]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", module)
-    import django
-
-    django.setup()
-    yield
+def print_targets(targets: Sequence[Target]) -> None:
+    print("\nTargets")
+    for target in targets:
+        print("  " + target.line())
+    sys.stdout.flush()

@@ -17,6 +17,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "authzguard",
     "tests.testapp",
+    "tests.projectapp",
 ]
 
 MIDDLEWARE = [

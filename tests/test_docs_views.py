@@ -128,11 +128,37 @@ def test_class_based_and_drf_examples(docs_site: types.ModuleType, people: dict[
     assert client.get(f"/api/accounts/{bob.pk}/").status_code == 403
 
 
+def test_generic_delete_view_example(docs_site: types.ModuleType, people: dict[str, User]) -> None:
+    """The confirmation is shown exactly to those who may delete; PUT stays a 405."""
+    alice, bob, admin = people["alice"], people["bob"], as_user(people["admin"])
+    assert admin.get(f"/accounts/{bob.pk}/delete/").json() == {"confirm": "Delete bob?"}
+    assert as_user(alice).get(f"/accounts/{bob.pk}/delete/").status_code == 403
+    assert as_user(alice).post(f"/accounts/{bob.pk}/delete/").status_code == 403
+    assert admin.put(f"/accounts/{bob.pk}/delete/").status_code == 405
+    with override_settings(AUTHZGUARD_HIDE_EXISTENCE=True):
+        hidden = as_user(alice).get(f"/accounts/{bob.pk}/delete/")
+        missing = as_user(alice).get("/accounts/9999/delete/")
+    assert hidden.status_code == missing.status_code == 404
+    assert admin.post(f"/accounts/{bob.pk}/delete/").status_code == 302
+    assert not User.objects.filter(pk=bob.pk).exists()
+
+
+def test_unexecuted_examples_are_the_example_apps_code() -> None:
+    """The ``py`` blocks quote tests/projectapp/views.py, which tests/test_generic_views.py runs."""
+    source = (DOC.parents[1] / "tests" / "projectapp" / "views.py").read_text()
+    quoted = blocks("py")
+    assert quoted
+    for block in quoted:
+        assert block in source, block
+
+
 def test_backend_and_template_examples(
     docs_site: types.ModuleType, people: dict[str, User]
 ) -> None:
     alice, bob = people["alice"], people["bob"]
-    backends = settings_blocks()[1]["AUTHENTICATION_BACKENDS"]
+    (backends,) = (
+        b["AUTHENTICATION_BACKENDS"] for b in settings_blocks() if "AUTHENTICATION_BACKENDS" in b
+    )
     with override_settings(AUTHENTICATION_BACKENDS=backends):
         assert User.objects.get(pk=alice.pk).has_perm("user.read", alice)
         assert not User.objects.get(pk=alice.pk).has_perm("user.read", bob)

@@ -107,6 +107,26 @@ def test_anonymous_json_gets_401(url: str, bob: User) -> None:
     assert not ViewCall.objects.exists()
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "application/vnd.api+json"])
+def test_a_json_body_is_read_and_refused_as_json(bob: User, content_type: str) -> None:
+    body = json.dumps({"email": "bob@example.com"})
+    response = Client().post("/sessions/end/", body, content_type=content_type)
+    assert response.status_code == 401
+    assert response.wsgi_request.authz.source == "json"  # type: ignore[attr-defined]
+    assert not ViewCall.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"), [("text/x+json", 302), ("application/x+json", 401)]
+)
+def test_the_refusal_takes_json_as_the_body_reader_does(
+    bob: User, content_type: str, status: int
+) -> None:
+    """Only ``application/json`` and ``application/*+json`` are JSON, here as for the body."""
+    response = Client().get(f"/users/{bob.pk}/", CONTENT_TYPE=content_type)
+    assert response.status_code == status
+
+
 @pytest.mark.parametrize("url", END + DELETE)
 @pytest.mark.parametrize("method", ["get", "head", "put", "patch", "options"])
 def test_wrong_method_is_405_before_any_query(
@@ -548,14 +568,14 @@ def test_groups_are_queried_only_when_they_can_matter(
 def test_view_reuses_authorized_object(alice: User, django_assert_num_queries: Any) -> None:
     note = Note.objects.create(owner=alice, slug="mine", title="Mine")
     client = signed_in(alice)
-    # session, user, the note joined with its owner (select_related), ViewCall insert. No
-    # group query: the owner is allowed, and the one group rule (support-reads-notes)
-    # could only allow too.
-    with django_assert_num_queries(4):
+    # session, user, groups (a group rule, support-reads-notes, is named on reading notes,
+    # so even the owner's groups are read), the note joined with its owner
+    # (select_related), ViewCall insert.
+    with django_assert_num_queries(5):
         response = client.get(f"/notes/{note.pk}/")
     assert response.json() == {"id": note.pk, "title": "Mine"}
     # The same without the insert: the view reads note.owner without another query.
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert client.get("/notes/by-token/", {"token": str(note.token)}).status_code == 200
 
 

@@ -100,6 +100,16 @@ def test_drf_hide_existence(alice: User, bob: User) -> None:
     assert forbidden.content == missing.content
 
 
+@override_settings(AUTHZGUARD_HIDE_EXISTENCE=True)
+def test_drf_refuses_as_django_views_do(alice: User, bob: User) -> None:
+    """One rule for every adapter: a malformed target is a 400, hidden denials a 404."""
+    too_big = 2**64
+    assert signed_in(alice).get(f"/api/users/{too_big}/").status_code == 400
+    assert signed_in(alice).get(f"/users/{too_big}/").status_code == 400
+    assert signed_in(alice).get(f"/api/users/{bob.pk}/").status_code == 404
+    assert signed_in(alice).get(f"/users/{bob.pk}/").status_code == 404
+
+
 @override_settings(AUTHZGUARD_DENY_BY_DEFAULT=True)
 def test_drf_views_are_not_refused_by_deny_by_default(carol: User, bob: User) -> None:
     assert signed_in(carol).get(f"/api/users/{bob.pk}/").status_code == 200

@@ -47,5 +47,22 @@ def test_the_policy_core_imports_without_django_settings() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env={"PATH": ""}, cwd=PACKAGE.parent)
 
 
+def test_importing_the_policy_core_loads_no_django_module() -> None:
+    code = (
+        "import sys, authzguard.policy, authzguard.policy.explain\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'casbin'))\n"
+        "print(' '.join(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PATH": ""},
+        cwd=PACKAGE.parent,
+    )
+    assert result.stdout.strip() == ""
+
+
 def test_py_typed_is_shipped() -> None:
     assert (PACKAGE / "py.typed").exists()

@@ -1,4 +1,4 @@
-"""The compiled lookup on PostgreSQL: ``tests/test_lookups.py`` and the query-count tests,
+"""The target lookup on PostgreSQL: ``tests/test_lookups.py`` and the query-count tests,
 run again in their own process against the real server (under CI=true it must be there)."""
 
 from __future__ import annotations

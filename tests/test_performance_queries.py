@@ -119,19 +119,20 @@ def test_queries_stay_the_same_from_10_to_2000_rules(
             by_hand = _queries(client, f"/by-hand/{member.pk}/", b"member")
             # session, request.user, the view's own fetch
             assert len(by_hand) == 3
-            # Reading one's own record: the ownership rule allows, and no rule a group
-            # grants could deny or fail on it, so the groups are not read. Session,
-            # request.user, the target (the view reuses it): the hand-written view's three.
-            with django_assert_num_queries(3):
+            # A rule a group grants (the team's) is named on this action: the groups are
+            # read before the lookup on every request, one's own record included.
+            # Session, request.user, groups, the target (the view reuses it): the
+            # hand-written view's three plus the group query.
+            with django_assert_num_queries(4):
                 client.get(f"/protected/{member.pk}/")
             own = _queries(client, f"/protected/{member.pk}/", b"member")
-            assert not any("auth_group" in sql for sql in own)
-            # Another user's record: the target is fetched, only the team's rule could
-            # allow it, so the groups are read (once) and the policy decides again.
+            assert sum("auth_group" in sql for sql in own[2:]) == 1
+            # Another user's record: the same queries, in the same order.
             with django_assert_num_queries(4):
                 client.get(f"/protected/{other.pk}/")
             queries = _queries(client, f"/protected/{other.pk}/", b"other")
             extra = queries[2:]
+            assert "auth_group" in extra[0]
             assert sum("auth_group" in sql for sql in extra) == 1
             assert sum('"auth_user"' in sql and "auth_group" not in sql for sql in extra) == 1
             counts.append((len(own), len(queries)))

@@ -6,6 +6,7 @@ import pytest
 
 from authzguard.exceptions import ConditionError, EvaluationError
 from authzguard.policy import conditions as c
+from authzguard.policy import evaluation
 
 
 def test_parse_builds_an_inspectable_tree() -> None:
@@ -124,7 +125,7 @@ def test_ownership_detection() -> None:
 
 
 def evaluate(text: str, s: dict[str, object], r: dict[str, object]) -> bool:
-    return c.truth(c.compile_evaluator(c.parse(text))(s, r))
+    return evaluation.truth(evaluation.compile_evaluator(c.parse(text))(s, r))
 
 
 def test_evaluation_uses_python_operators_and_denies_on_absence() -> None:
@@ -144,7 +145,7 @@ def test_evaluation_uses_python_operators_and_denies_on_absence() -> None:
 
 def test_casbin_rendering_escapes_every_risky_character() -> None:
     tree = c.parse('resource.s == "a, b! && c || d # r.x p.y (z) [w] \\"q\\" é 😀"')
-    text = c.to_casbin(tree)
+    text = evaluation.to_casbin(tree)
     assert text.startswith('(r.obj.s == "a\\x2c')
     for risky in (",", "!", "&", "|", "#", "(z)", "[w]", "r.x", "p.y", "é"):
         assert risky not in text.split("==", 1)[1]

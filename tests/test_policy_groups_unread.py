@@ -1,285 +1,199 @@
-"""When group membership can be left unread: ``CompiledPolicy.groups_could_change``.
+"""When a request reads the user's groups: a static rule, known when the policy compiles.
 
-The guard decides first with the roles that need no query (authenticated, staff,
-superuser) and reads the user's groups only when they could change the outcome. The
-property test in ``test_policy_properties.py`` checks the rule on random policies; these
-cases pin each branch of it.
+The groups are read (one query, before the lookup) exactly when some rule on the
+request's (kind, action) names a group-granted role or a role one inherits
+(``CompiledPolicy.groups_matter``). They are never read otherwise, and whether they are
+read never depends on the target, on whether it exists, on the outcome, or on
+``AUTHZGUARD_HIDE_EXISTENCE``. These tests count the queries of real requests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import path
 
-from authzguard.policy import CompiledPolicy, Resource, Subject, compile_policy, load_policy
+from authzguard.decorators import authorize
+from authzguard.policy import compile_policy, load_policy
+from authzguard.runtime import reset_policy
+from tests.testapp.models import Note
 
-BASE = """\
+pytestmark = pytest.mark.django_db
+
+POLICY = """\
 version: 1
 roles:
+  reader: {}
   team:
     granted_to: [{group: team}]
+  helper:
+    inherits: [reader]
+    granted_to: [{group: helpers}]
   lead:
     inherits: [team]
     granted_to: [staff]
 resources:
   doc:
-    actions: [read, update, delete, archive]
+    model: testapp.Note
+    actions: {read: {}, archive: {safe: true}, review: {safe: true}, export: {safe: true}}
     attributes:
-      owner: {type: key}
-      tenant: {type: str}
-      region: {type: str}
-      blob: {type: any}
+      owner: {type: key, field: owner.pk}
 rules:
   - id: own
     effect: allow
     subjects: [authenticated]
-    actions: [read, update, delete, archive]
+    actions: [read, archive, export]
     resource: doc
     when: resource.owner == subject.id
-  - id: team-read
+  - id: team-reads
     effect: allow
     subjects: [team]
-    actions: [read]
+    actions: [read, review]
     resource: doc
-    when: resource.region == 'eu'
-  - id: team-update
+  - id: lead-archives
     effect: allow
-    subjects: [team]
-    actions: [update]
+    subjects: [lead]
+    actions: [archive]
     resource: doc
-    when: resource.blob == 1
-  - id: team-no-delete
-    effect: deny
-    subjects: [team]
-    actions: [delete]
+  - id: readers-export
+    effect: allow
+    subjects: [reader]
+    actions: [export]
     resource: doc
-  - id: locked
-    effect: deny
-    subjects: ["*"]
-    actions: [read, update, delete, archive]
-    resource: doc
-    when: resource.tenant == 'locked'
 """
 
 
-@pytest.fixture(scope="module")
-def policy(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
-    path: Path = tmp_path_factory.mktemp("groups") / "p.yaml"
-    path.write_text(BASE)
-    return compile_policy(load_policy([path]))
+def _answer(request: HttpRequest, id: str) -> HttpResponse:
+    return HttpResponse(request.authz.target.title)  # type: ignore[attr-defined]
 
 
-def owner(policy: CompiledPolicy, *, staff: bool = False, groups: tuple[str, ...] = ()) -> Subject:
-    roles = policy.direct_roles(authenticated=True, staff=staff, groups=groups)
-    return Subject(id=7, username="ann", roles=roles, authenticated=True)
+class Urls:
+    urlpatterns = [
+        path(f"{action}/<str:id>/", authorize(action, "doc", target="id", source="path")(_answer))
+        for action in ("read", "archive", "review", "export")
+    ]
 
 
-def ask(policy: CompiledPolicy, subject: Subject, action: str, **attrs: object) -> bool:
-    resource = Resource("doc", attrs)
-    decision = policy.decide(subject, action, resource)
-    return policy.groups_could_change(decision, subject, action, resource)
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    with override_settings(ROOT_URLCONF=Urls, AUTHZGUARD_POLICY_PATHS=[tmp_path]):
+        reset_policy()
+        yield tmp_path
+    reset_policy()
 
 
-def test_allow_stands_when_group_rules_only_allow_and_read_present_attributes(
-    policy: CompiledPolicy,
-) -> None:
-    assert not ask(policy, owner(policy), "read", owner=7, tenant="t2", region="us")
+@pytest.fixture
+def people(db: None) -> dict[str, User]:
+    owner = User.objects.create_user("owner")
+    stranger = User.objects.create_user("stranger")
+    member = User.objects.create_user("member")
+    member.groups.add(Group.objects.create(name="team"))
+    helper = User.objects.create_user("helper")
+    helper.groups.add(Group.objects.create(name="helpers"))
+    return {"owner": owner, "stranger": stranger, "member": member, "helper": helper}
 
 
-def test_allow_needs_groups_when_a_group_rule_could_fail_on_an_absent_attribute(
-    policy: CompiledPolicy,
-) -> None:
-    # team-read reads resource.region: absent, it fails, and a failure denies.
-    assert ask(policy, owner(policy), "read", owner=7, tenant="t2")
-    assert ask(policy, owner(policy), "read", owner=7, tenant="t2", region=None)
+@pytest.fixture
+def note(people: dict[str, User]) -> Note:
+    return Note.objects.create(owner=people["owner"], slug="n", title="the note")
 
 
-def test_allow_needs_groups_when_a_group_rule_reads_an_any_attribute(
-    policy: CompiledPolicy,
-) -> None:
-    assert ask(policy, owner(policy), "update", owner=7, tenant="t1", blob=1)
+def queries(user: User, url: str) -> tuple[int, list[str]]:
+    client = Client()
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as captured:
+        status = client.get(url).status_code
+    # The first two are the session and request.user, the same for every request.
+    return status, [q["sql"] for q in captured.captured_queries[2:]]
 
 
-def test_allow_needs_groups_when_a_group_role_is_denied_the_action(
-    policy: CompiledPolicy,
-) -> None:
-    assert ask(policy, owner(policy), "delete", owner=7, tenant="t1")
+def shape(sqls: list[str]) -> list[str]:
+    return [
+        "groups" if "auth_group" in sql else "note" if "testapp_note" in sql else sql
+        for sql in sqls
+    ]
 
 
-def test_a_deny_by_rule_stands_whatever_the_groups(policy: CompiledPolicy) -> None:
-    assert not ask(policy, owner(policy), "read", owner=7, tenant="locked", region="eu")
-
-
-def test_a_failed_condition_stands_whatever_the_groups(policy: CompiledPolicy) -> None:
-    # own reads resource.owner, which is absent: the request is denied with an error.
-    resource = Resource("doc", {"tenant": "t1", "region": "eu"})
-    subject = owner(policy)
-    decision = policy.decide(subject, "read", resource)
-    assert not decision.allowed and decision.error is not None
-    assert not policy.groups_could_change(decision, subject, "read", resource)
-
-
-def test_no_match_needs_groups(policy: CompiledPolicy) -> None:
-    # Not the owner: only a team rule could allow.
-    assert ask(policy, owner(policy), "read", owner=8, tenant="t1", region="eu")
-
-
-def test_pairs_no_group_role_reaches_never_need_groups(policy: CompiledPolicy) -> None:
+def test_the_rule_is_what_the_compiled_policy_says(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(POLICY)
+    policy = compile_policy(load_policy([tmp_path / "p.yaml"]))
+    # team is granted by a group; reader through helper, which a group grants.
+    assert policy.groups_matter("doc", "read")
+    assert policy.groups_matter("doc", "review")
+    assert policy.groups_matter("doc", "export")
+    # lead inherits team but is granted to staff: no group grants lead.
     assert not policy.groups_matter("doc", "archive")
-    assert not ask(policy, owner(policy), "archive", owner=8, tenant="t1")
 
 
-def test_roles_granted_without_groups_count_as_present(policy: CompiledPolicy) -> None:
-    """A staff lead already holds team (inherited): the team rules are decided with it."""
-    lead = owner(policy, staff=True)
-    resource = Resource("doc", {"owner": 8, "tenant": "t1", "region": "eu"})
-    decision = policy.decide(lead, "read", resource)
-    assert decision.allowed and decision.rule == "team-read"
-    assert not policy.groups_could_change(decision, lead, "read", resource)
+@pytest.mark.parametrize("hide", [False, True], ids=["shown", "hidden"])
+def test_an_owners_request_reads_the_groups_when_a_group_role_is_named(
+    policy_dir: Path, people: dict[str, User], note: Note, hide: bool
+) -> None:
+    with override_settings(AUTHZGUARD_HIDE_EXISTENCE=hide):
+        mine = queries(people["owner"], f"/read/{note.pk}/")
+        theirs = queries(people["stranger"], f"/read/{note.pk}/")
+        missing = queries(people["stranger"], f"/read/{note.pk + 1000}/")
+        member = queries(people["member"], f"/read/{note.pk}/")
+    assert mine[0] == member[0] == 200
+    assert theirs[0] == (404 if hide else 403)
+    assert missing[0] == 404
+    # The lookup plus one group query, read first: the same for every caller and target.
+    for status, sqls in (mine, theirs, missing, member):
+        assert shape(sqls) == ["groups", "note"], status
 
 
-def test_the_answer_matches_deciding_with_the_group(policy: CompiledPolicy) -> None:
-    member_roles = policy.direct_roles(authenticated=True, groups=("team",))
-    for action, attrs in [
-        ("read", {"owner": 7, "tenant": "t2", "region": "us"}),
-        ("read", {"owner": 7, "tenant": "locked", "region": "eu"}),
-        ("read", {"owner": 8, "tenant": "t1", "region": "eu"}),
-        ("read", {"owner": 7, "tenant": "t1"}),
-        ("delete", {"owner": 7, "tenant": "t1"}),
-    ]:
-        resource = Resource("doc", attrs)
-        without = owner(policy)
-        decision = policy.decide(without, action, resource)
-        full = Subject(id=7, username="ann", roles=member_roles, authenticated=True)
-        with_groups = policy.decide(full, action, resource)
-        could_change = policy.groups_could_change(decision, without, action, resource)
-        if not could_change:
-            assert decision.allowed == with_groups.allowed, (action, attrs)
-        # Each "could change" case here does change: the rule is not merely cautious.
-        assert could_change == (decision.allowed != with_groups.allowed), (action, attrs)
+@pytest.mark.parametrize("hide", [False, True], ids=["shown", "hidden"])
+def test_no_group_query_where_no_group_role_is_named(
+    policy_dir: Path, people: dict[str, User], note: Note, hide: bool
+) -> None:
+    with override_settings(AUTHZGUARD_HIDE_EXISTENCE=hide):
+        mine = queries(people["owner"], f"/archive/{note.pk}/")
+        theirs = queries(people["member"], f"/archive/{note.pk}/")
+        missing = queries(people["member"], f"/archive/{note.pk + 1000}/")
+    assert (mine[0], theirs[0], missing[0]) == (200, 404 if hide else 403, 404)
+    # lead-archives names lead, which no group grants: the member's group is irrelevant.
+    for _, sqls in (mine, theirs, missing):
+        assert shape(sqls) == ["note"]
 
 
-LISTS = """\
-version: 1
-roles:
-  team:
-    granted_to: [{group: team}]
-resources:
-  doc:
-    actions: [read]
-    attributes:
-      owner: {type: key}
-      editors: {type: list}
-rules:
-  - id: own
-    effect: allow
-    subjects: [authenticated]
-    actions: [read]
-    resource: doc
-    when: resource.owner == subject.id
-  - id: team-editors
-    effect: allow
-    subjects: [team]
-    actions: [read]
-    resource: doc
-    when: subject.id in resource.editors
-"""
+def test_a_role_a_group_role_inherits_counts(
+    policy_dir: Path, people: dict[str, User], note: Note
+) -> None:
+    helper = queries(people["helper"], f"/export/{note.pk}/")
+    owner = queries(people["owner"], f"/export/{note.pk}/")
+    assert helper[0] == owner[0] == 200
+    assert shape(helper[1]) == shape(owner[1]) == ["groups", "note"]
 
 
-class Touchy:
-    """A list element whose comparison fails (as some array types' do)."""
-
-    def __eq__(self, other: object) -> bool:
-        raise ValueError("ambiguous comparison")
-
-    __hash__ = object.__hash__
-
-
-def test_a_list_of_plain_values_cannot_fail_but_other_elements_might(tmp_path: Path) -> None:
-    path = tmp_path / "p.yaml"
-    path.write_text(LISTS)
-    policy = compile_policy(load_policy([path]))
-    subject = owner(policy)
-    plain = Resource("doc", {"owner": 7, "editors": [1, "x", True, 2.5, None]})
-    decision = policy.decide(subject, "read", plain)
-    assert decision.allowed
-    assert not policy.groups_could_change(decision, subject, "read", plain)
-
-    touchy = Resource("doc", {"owner": 7, "editors": [Touchy()]})
-    decision = policy.decide(subject, "read", touchy)
-    assert decision.allowed
-    assert policy.groups_could_change(decision, subject, "read", touchy)
-    # Rightly: with the group the team rule applies, and its comparison fails.
-    member = owner(policy, groups=("team",))
-    assert not policy.decide(member, "read", touchy).allowed
+def test_a_subject_only_a_group_could_allow_is_denied_before_the_lookup(
+    policy_dir: Path, people: dict[str, User], note: Note
+) -> None:
+    # review: only the team may. The groups are read, then no lookup for an outsider.
+    outsider = queries(people["owner"], f"/review/{note.pk}/")
+    missing = queries(people["owner"], f"/review/{note.pk + 1000}/")
+    member = queries(people["member"], f"/review/{note.pk}/")
+    assert (outsider[0], missing[0], member[0]) == (403, 403, 200)
+    assert shape(outsider[1]) == shape(missing[1]) == ["groups"]
+    assert shape(member[1]) == ["groups", "note"]
 
 
-SUBCLASSES = """\
-version: 1
-roles:
-  team:
-    granted_to: [{group: team}]
-resources:
-  doc:
-    actions: [read]
-    attributes:
-      owner: {type: key}
-      region: {type: str}
-      editors: {type: list}
-rules:
-  - id: own
-    effect: allow
-    subjects: [authenticated]
-    actions: [read]
-    resource: doc
-    when: resource.owner == subject.id
-  - id: team-read
-    effect: allow
-    subjects: [team]
-    actions: [read]
-    resource: doc
-    when: resource.region == 'eu' or subject.id in resource.editors
-"""
+def test_prefetched_groups_are_not_read_again(
+    policy_dir: Path, people: dict[str, User], note: Note
+) -> None:
+    """A middleware or backend that loads ``request.user`` with its groups saves the query."""
+    from authzguard.runtime import get_policy
+    from authzguard.subjects import subject_for
 
-
-class TouchyText(str):
-    """Passes the ``str`` type check, but compares by code of its own, which fails."""
-
-    def __eq__(self, other: object) -> bool:
-        raise ValueError("ambiguous comparison")
-
-    __hash__ = str.__hash__
-
-
-class GuardedList(list):  # type: ignore[type-arg]
-    """Passes the ``list`` type check, but its membership test fails."""
-
-    def __contains__(self, item: object) -> bool:
-        raise ValueError("no membership test")
-
-
-@pytest.mark.parametrize(
-    "attrs",
-    [
-        {"owner": 7, "region": TouchyText("us"), "editors": [1, 2]},
-        {"owner": 7, "region": "us", "editors": GuardedList([1, 2])},
-    ],
-    ids=["str-subclass", "list-subclass"],
-)
-def test_values_of_a_subclass_need_the_groups(tmp_path: Path, attrs: dict[str, object]) -> None:
-    """Without the group the owner is allowed; with it the team rule's condition fails,
-    which denies. Only exact plain types let the groups go unread."""
-    path = tmp_path / "p.yaml"
-    path.write_text(SUBCLASSES)
-    policy = compile_policy(load_policy([path]))
-    subject = owner(policy)
-    resource = Resource("doc", attrs)
-    decision = policy.decide(subject, "read", resource)
-    assert decision.allowed
-    assert policy.groups_could_change(decision, subject, "read", resource)
-    member = owner(policy, groups=("team",))
-    assert not policy.decide(member, "read", resource).allowed
-    plain = Resource("doc", {"owner": 7, "region": "us", "editors": [1, 2]})
-    decision = policy.decide(subject, "read", plain)
-    assert decision.allowed and not policy.groups_could_change(decision, subject, "read", plain)
+    user = User.objects.prefetch_related("groups").get(pk=people["member"].pk)
+    with CaptureQueriesContext(connection) as captured:
+        subject = subject_for(user, get_policy(), kind="doc", action="read")
+    assert "team" in subject.roles
+    assert len(captured) == 0

@@ -180,129 +180,27 @@ def test_remembered_tags_match_the_safe_loader(text: str) -> None:
         assert got == want
 
 
-# -- reading plain documents straight from libyaml's events ------------------------------
+# -- deep nesting ----------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
-REPO_YAML = sorted(
-    [
-        *ROOT.glob("policies/*.yaml"),
-        *ROOT.glob("tests/policies/*.yaml"),
-        *ROOT.glob("tests/enforcement_policies/*.yaml"),
-        *ROOT.glob("tests/fixtures/bad/*.yaml"),
-    ]
-)
-# latin1.yaml is refused as bytes, before any YAML is read.
-REPO_YAML = [p for p in REPO_YAML if p.name != "latin1.yaml"]
 needs_libyaml = pytest.mark.skipif(
     not hasattr(yaml, "CSafeLoader"), reason="PyYAML was built without libyaml"
 )
 
 
-@needs_libyaml
-@pytest.mark.parametrize("path", REPO_YAML, ids=lambda p: str(p.relative_to(ROOT)))
-def test_the_event_path_builds_the_general_paths_tree_or_declines(path: Path) -> None:
-    text = path.read_text("utf-8")
-    try:
-        fast = source._compose_plain(text, "f.yaml", source.DEFAULT_MAX_NODES)
-    except source.TooDeep:
-        with pytest.raises(source.TooDeep):
-            source._compose_general(text, "f.yaml", source.DEFAULT_MAX_NODES)
-        return
-    general, findings = source._compose_general(text, "f.yaml", source.DEFAULT_MAX_NODES)
-    if fast is not None:
-        assert findings == []
-        assert fast == general
-    else:
-        # Declined: only where the general path has something to say or refuse.
-        assert findings or general is None or "&" in text or "!" in text
-
-
-def test_every_clean_policy_in_the_repository_takes_the_event_path() -> None:
-    if not hasattr(yaml, "CSafeLoader"):
-        pytest.skip("PyYAML was built without libyaml")
-    clean = [p for p in REPO_YAML if "fixtures" not in p.parts]
-    for path in clean:
-        text = path.read_text("utf-8")
-        assert source._compose_plain(text, "f", source.DEFAULT_MAX_NODES) is not None, path
-
-
-DECLINED = {
-    "anchor and alias": "a: &x {b: 1}\nc: *x\n",
-    "explicit tag": "a: !!str 1\n",
-    "local tag": "a: !thing 1\n",
-    "tagged mapping": "a: !!map {b: 1}\n",
-    "merge key": "a: {b: 1}\nc:\n  <<: {d: 2}\n",
-    "duplicate key": "a: 1\na: 2\n",
-    "mapping as key": "? {a: 1}\n: 2\n",
-    "list as key": "? [a]\n: 2\n",
-    "two documents": "a: 1\n---\nb: 2\n",
-    "empty": "",
-    "only a comment": "# nothing\n",
-    "syntax error": "a: [1, 2\n",
-    "tab indentation": "a:\n\tb: 1\n",
-    "yaml directive": "%YAML 1.1\n---\na: 1\n",
-}
-
-
-@needs_libyaml
-@pytest.mark.parametrize("text", DECLINED.values(), ids=DECLINED.keys())
-def test_anything_unusual_goes_the_general_way(text: str) -> None:
-    assert source._compose_plain(text, "f", source.DEFAULT_MAX_NODES) is None
-
-
-@needs_libyaml
-def test_the_node_budget_is_the_general_paths() -> None:
-    text = "a: [1, 2, 3]\nb: {c: d}\n"  # 10 nodes, the root mapping included
-    general, _ = source._compose_general(text, "f", 10)
-    assert general is not None
-    assert source._compose_plain(text, "f", 10) == general
-    assert source._compose_plain(text, "f", 9) is None
-    assert source._compose_general(text, "f", 9)[1][0].code == "AZ006"
-
-
-@needs_libyaml
-@pytest.mark.parametrize("seed", range(40))
-def test_generated_policies_read_the_same_either_way(seed: int) -> None:
-    import random
-
-    from tests.policy_gen import RandomDraw, generate_policy
-
-    generated = generate_policy(RandomDraw(random.Random(seed)))
-    for text in generated.files.values() or [generated.text]:
-        fast = source._compose_plain(text, "f", source.DEFAULT_MAX_NODES)
-        general, findings = source._compose_general(text, "f", source.DEFAULT_MAX_NODES)
-        assert fast is not None and findings == []
-        assert fast == general
-
-
-@needs_libyaml
 @pytest.mark.parametrize(
     ("text", "line", "column"),
     [
         # The 64th "[" would be the 65th level (the top mapping is the first).
         ("a: " + "[" * 500 + "]" * 500 + "\n", 1, 67),
-        # Past libyaml's own limit its scanner stops first, at its 1,001st level.
-        ("a: " + "[" * 100_000 + "]" * 100_000 + "\n", 1, 1003),
-        # Unusual documents are read to the end for their nesting (then declined).
         ("a: &x 1\nb: " + "{k: " * 500 + "v" + "}" * 500 + "\n", 2, 256),
         ("x: {a: 1, a: 2}\nb: " + "[" * 500 + "]" * 500 + "\n", 2, 67),
-        ("a: 1\n---\nb: " + "[" * 500 + "]" * 500 + "\n", 3, 67),
+        ("a: 1\nb: " + "[" * 70 + "]" * 70 + "\n", 2, 67),
     ],
-    ids=[
-        "plain",
-        "past-libyamls-limit",
-        "after-an-anchor",
-        "after-a-repeated-key",
-        "second-document",
-    ],
+    ids=["plain", "after-an-anchor", "after-a-repeated-key", "just-past-the-limit"],
 )
-def test_deep_nesting_is_refused_before_any_composer_meets_it(
-    text: str, line: int, column: int, monkeypatch: pytest.MonkeyPatch
+def test_deep_nesting_is_refused_where_it_passes_the_limit(
+    text: str, line: int, column: int
 ) -> None:
-    def general(*args: object) -> None:
-        raise AssertionError("the general path read a document nested too deep")
-
-    monkeypatch.setattr(source, "_compose_general", general)
     tree, findings = parse_yaml(text, "deep.yaml")
     assert tree is None
     assert [(f.line, f.column, f.code, f.message) for f in findings] == [
@@ -315,29 +213,72 @@ def test_deep_nesting_is_refused_before_any_composer_meets_it(
     ]
 
 
-def test_the_general_path_refuses_deep_nesting_too() -> None:
-    """Without libyaml (or for a file only the general path reads) the converter counts."""
-    text = "a: " + "[" * 70 + "]" * 70 + "\n"
-    with pytest.raises(source.TooDeep):
-        source._compose_general(text, "deep.yaml", source.DEFAULT_MAX_NODES)
-    ok = "a: " + "[" * 60 + "]" * 60 + "\n"
-    assert source._compose_general(ok, "ok.yaml", source.DEFAULT_MAX_NODES)[0] is not None
+@needs_libyaml
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "a: " + "[" * 100_000 + "\n",  # and a syntax error after it
+    ],
+    ids=["balanced", "unclosed"],
+)
+def test_nesting_past_libyamls_own_limit_is_refused_at_its_mark(text: str) -> None:
+    tree, findings = parse_yaml(text, "deep.yaml")
+    assert tree is None
+    [finding] = findings
+    assert finding.code == "AZ008"
+    # libyaml's scanner stops at its 1,001st level.
+    assert finding.column > 1_000
+
+
+def test_nesting_within_the_limit_is_read() -> None:
+    ok = "a: " + "[" * 63 + "]" * 63 + "\n"
+    tree, findings = parse_yaml(ok, "ok.yaml")
+    assert tree is not None and findings == []
+
+
+def test_without_libyaml_nesting_is_checked_before_the_recursive_composer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(source, "_LOADER", yaml.SafeLoader)
+    text = "a: " + "[" * 5_000 + "]" * 5_000 + "\n"
+    tree, findings = parse_yaml(text, "deep.yaml")
+    assert tree is None
+    assert [(f.line, f.column, f.code) for f in findings] == [(1, 67, "AZ008")]
+    tree, findings = parse_yaml("a: [1, {b: c}]\n", "ok.yaml")
+    assert tree is not None and findings == []
 
 
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ("", "AZ007"),  # no document: declined before any draining
+        ("", "AZ007"),
         ("# only a comment\n", "AZ007"),
-        ("%YAML 1.1\n---\na: 1\n", None),  # a directive: drained, then the general path
-        ("a: &x [1]\nb: *x\n", None),  # an anchor: drained to the end
+        ("%YAML 1.1\n---\na: 1\n", None),
+        ("a: &x [1]\nb: *x\n", None),
+        ("a: 1\n---\nb: 2\n", "AZ003"),
+        # A second document is refused as one, however deep it nests.
+        ("a: 1\n---\nb: " + "[" * 500 + "]" * 500 + "\n", "AZ003"),
     ],
-    ids=["empty", "comment-only", "directive", "alias"],
+    ids=["empty", "comment-only", "directive", "alias", "two-documents", "deep-second"],
 )
-def test_the_event_path_ends_with_the_stream(text: str, code: str | None) -> None:
-    assert source._compose_plain(text, "f.yaml", source.DEFAULT_MAX_NODES) is None
+def test_documents_that_are_not_plain(text: str, code: str | None) -> None:
     tree, findings = parse_yaml(text, "f.yaml")
     if code is None:
         assert tree is not None and findings == []
     else:
         assert tree is None and [f.code for f in findings] == [code]
+
+
+def test_nothing_in_the_package_touches_pyyaml_internals() -> None:
+    package = Path(__file__).resolve().parent.parent / "authzguard"
+    for path in package.rglob("*.py"):
+        text = path.read_text("utf-8")
+        for internal in (
+            "yaml.events",
+            "yaml.scanner",
+            "yaml.parser",
+            "yaml.composer",
+            ".get_event",
+        ):
+            assert internal not in text, f"{path}: {internal}"

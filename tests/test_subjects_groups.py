@@ -1,8 +1,7 @@
-"""The group query's reused SQL answers exactly what the ORM answers, one query each."""
+"""A subject's groups: one ORM query through ``user.groups``, none after a prefetch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,23 +26,26 @@ def people(db: None) -> dict[str, User]:
 
 
 @pytest.mark.parametrize("name", ["none", "one", "many"])
-def test_reused_sql_matches_the_orm_with_one_query(people: dict[str, User], name: str) -> None:
-    subjects._group_sql.clear()
+def test_groups_cost_one_query_and_answer_what_the_orm_answers(
+    people: dict[str, User], name: str, filtered_policy: CompiledPolicy
+) -> None:
     user = User.objects.get(pk=people[name].pk)
+    wanted = {"helpdesk": "desk"}
     orm = sorted(user.groups.values_list("name", flat=True))
-    for _ in range(2):  # the first call compiles, the second reuses
-        fresh = User.objects.get(pk=user.pk)
-        with CaptureQueriesContext(connection) as queries:
-            names = subjects._group_names(fresh)
-        assert sorted(names) == orm
-        assert len(queries) == 1
-    assert any(sql is not None for sql in subjects._group_sql.values())
+    fresh = User.objects.get(pk=user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        subject = subjects.subject_for(fresh, filtered_policy)
+    assert subject.roles == frozenset(wanted[g] for g in orm if g in wanted)
+    assert len(queries) == 1
 
 
-def test_prefetched_groups_cost_no_query(people: dict[str, User]) -> None:
+def test_prefetched_groups_cost_no_query(
+    people: dict[str, User], filtered_policy: CompiledPolicy
+) -> None:
     user = User.objects.prefetch_related("groups").get(pk=people["many"].pk)
     with CaptureQueriesContext(connection) as queries:
-        assert sorted(subjects._group_names(user)) == ["admins", "helpdesk"]
+        subject = subjects.subject_for(user, filtered_policy)
+    assert subject.roles == frozenset({"desk"})
     assert len(queries) == 0
 
 
@@ -81,14 +83,6 @@ class HidingManager(Manager["Group"]):
 
 
 @pytest.fixture
-def no_group_sql() -> Iterator[None]:
-    """Start and end without any compiled group SQL: no dependence on test order."""
-    subjects._group_sql.clear()
-    yield
-    subjects._group_sql.clear()
-
-
-@pytest.fixture
 def filtered_policy(tmp_path: Path) -> CompiledPolicy:
     path = tmp_path / "policy.yaml"
     path.write_text(FILTERED_POLICY)
@@ -109,9 +103,8 @@ def _swap_group_manager(monkeypatch: pytest.MonkeyPatch, manager: Manager[Group]
     monkeypatch.delitem(User.groups.__dict__, "related_manager_cls", raising=False)
 
 
-def test_filtering_group_manager_uses_the_orm(
+def test_a_filtering_group_manager_is_honoured(
     db: None,
-    no_group_sql: None,
     filtered_policy: CompiledPolicy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -124,24 +117,19 @@ def test_filtering_group_manager_uses_the_orm(
         assert isinstance(Group._default_manager, HidingManager)
         orm = list(User.objects.get(pk=user.pk).groups.values_list("name", flat=True))
         assert orm == ["helpdesk"]
-        for _ in range(2):  # the first call decides on the SQL, the second reuses that
-            fresh = User.objects.get(pk=user.pk)
-            with CaptureQueriesContext(connection) as queries:
-                subject = subjects.subject_for(fresh, filtered_policy)
-            assert subject.roles == frozenset({"desk"})
-            assert len(queries) == 1
-            assert "hidden-" in queries[0]["sql"]  # the manager's filter ran
-        # No reusable SQL for this user model: the ORM answered, not the fast path.
-        assert list(subjects._group_sql.values()) == [None]
+        fresh = User.objects.get(pk=user.pk)
+        with CaptureQueriesContext(connection) as queries:
+            subject = subjects.subject_for(fresh, filtered_policy)
+        assert subject.roles == frozenset({"desk"})
+        assert len(queries) == 1
+        assert "hidden-" in queries[0]["sql"]  # the manager's filter ran
     # Django's state is back: the stock manager, and the related manager built from it.
     assert Group._default_manager is stock_manager
     assert User.groups.__dict__["related_manager_cls"] is stock_related
 
-    # Without the filter the same user holds both roles, through the reused SQL.
-    subjects._group_sql.clear()
+    # Without the filter the same user holds both roles.
     fresh = User.objects.get(pk=user.pk)
     with CaptureQueriesContext(connection) as queries:
         subject = subjects.subject_for(fresh, filtered_policy)
     assert subject.roles == frozenset({"desk", "secret"})
     assert len(queries) == 1
-    assert any(sql is not None for sql in subjects._group_sql.values())

@@ -38,18 +38,14 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from authzguard import denial
 from authzguard.conf import settings
 from authzguard.decorators import make_binding
-from authzguard.guard import Binding, Outcome, evaluate, mark_checked
+from authzguard.enforcement import record_outcome
+from authzguard.guard import Binding, Outcome, evaluate
+from authzguard.parameters import clean_value
 from authzguard.policy.model import ResourceKind, TargetSpec
-from authzguard.resolvers import (
-    TargetParser,
-    TargetPlan,
-    TargetQuery,
-    clean_value,
-    parse_target,
-    plan_target,
-)
+from authzguard.resolvers import TargetParser, TargetPlan, TargetQuery, parse_target, plan_target
 
 logger = logging.getLogger("authzguard")
 
@@ -199,7 +195,7 @@ def _kwarg_parser(view: APIView) -> TargetParser:
             view_kwargs[param], plan.field, max_length=spec.max_length, parameter=param, using=using
         )
         return TargetQuery(
-            plan.model, spec.field, value, param, "path", using, plan.related, plan.field, queryset
+            plan.model, spec.field, value, param, "path", using, plan.related, queryset
         )
 
     return parse
@@ -253,8 +249,7 @@ def decide(request: Request, view: APIView) -> Outcome:
 
 def _record(request: Request, outcome: Outcome) -> None:
     request.authz = outcome.authz  # type: ignore[attr-defined]
-    request._request.authz = outcome.authz  # type: ignore[attr-defined]
-    mark_checked(request._request, outcome.authz.binding, outcome)
+    record_outcome(request._request, outcome.authz.binding, outcome)
 
 
 def _not_found(view: APIView, obj: Any = None) -> Http404:
@@ -271,18 +266,14 @@ def _not_found(view: APIView, obj: Any = None) -> Http404:
 def _refuse(outcome: Outcome, request: Request, view: APIView) -> bool:
     if outcome.allowed:
         return True
-    signed_in = outcome.authz.subject.authenticated
-    if outcome.status == "method_not_allowed":
+    kind = denial.refusal(outcome)
+    if kind == "method_not_allowed":
         raise exceptions.MethodNotAllowed(request.method or "")
-    if outcome.status == "not_found" or (
-        settings.HIDE_EXISTENCE
-        and outcome.targeted
-        and (signed_in or outcome.looked_up or outcome.status == "ambiguous")
-    ):
+    if kind == "not_found":
         raise _not_found(view)
-    if outcome.status in ("bad_request", "ambiguous"):
+    if kind == "bad_request":
         raise exceptions.ParseError(outcome.message)
-    if not signed_in:
+    if kind == "unauthenticated":
         raise exceptions.NotAuthenticated()
     raise exceptions.PermissionDenied()
 

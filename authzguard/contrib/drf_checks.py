@@ -12,7 +12,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error
 from django.core.exceptions import FieldDoesNotExist
 
-from authzguard.checks import UrlView, _binding_messages
+from authzguard.checks import UrlView, binding_messages
 from authzguard.contrib.drf import (
     SAFE_METHODS,
     Undecidable,
@@ -150,7 +150,7 @@ def drf_view_messages(url: UrlView, policy: Policy) -> list[CheckMessage]:
         except (ValueError, TypeError) as exc:
             return [_message("authzguard.E034", name, view=name, problem=exc)]
         custom = getattr(view, "authz_target", None) is not None
-        found = _binding_messages(
+        found = binding_messages(
             name, binding if custom else Binding(action, resource, origin="drf"), policy
         )
         if found:

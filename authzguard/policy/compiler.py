@@ -1,34 +1,33 @@
-"""Compile a ``Policy`` once into an immutable, indexed decision structure and Casbin text.
+"""Compile a ``Policy`` once into an immutable, indexed decision structure.
 
-The indexed evaluator answers ``decide`` by looking up the rules for one (resource
-kind, action) pair, with every condition compiled to a closure and every role's
-inheritance closure precomputed. The Casbin model and rows produced here are the
-reference: loaded into stock pycasbin they give the same decisions (tested).
+Semantics (shared with the Casbin text of ``casbin_text``): a rule applies when its
+resource kind and action match and one of its subjects is among the subject's effective
+roles (``*`` always, ``authenticated`` or ``anonymous``, every granted role and
+everything it inherits). A deny that applies and whose condition holds denies; otherwise
+an allow that applies and holds allows; otherwise deny. A condition that cannot be
+evaluated (an absent attribute, a type that cannot be compared) denies the whole request.
 
-Semantics (shared by both): a rule applies when its resource kind and action match
-and one of its subjects is among the subject's effective roles (``*`` always,
-``authenticated`` or ``anonymous``, every granted role and everything it inherits).
-A deny that applies and whose condition holds denies; otherwise an allow that applies
-and holds allows; otherwise deny. A condition that cannot be evaluated (an absent
-attribute, a type that cannot be compared) denies the whole request.
+The index holds, per (kind, action) and per subject name, the rules naming that subject
+in policy order. A decision looks up the subject's effective roles there and merges the
+few lists it finds, so it costs the rules that apply to the subject, not the rules of
+the pair, and nothing is cached per request or per role set.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from authzguard.exceptions import EvaluationError
-from authzguard.policy import conditions
+from authzguard.policy import casbin_text, conditions, evaluation
+from authzguard.policy import roles as role_graph
 from authzguard.policy.allocation import collector_paused
-from authzguard.policy.loader import role_closure
+from authzguard.policy.index import IndexedRule, build_buckets, no_match_decision, rule_decision
 from authzguard.policy.model import (
+    BUILTIN_SUBJECTS,
     SUBJECT_ATTRIBUTES,
     Action,
-    Condition,
     Decision,
     Policy,
     Resource,
@@ -36,25 +35,7 @@ from authzguard.policy.model import (
     Rule,
     Subject,
 )
-
-ROLE_PREFIX = "role:"
-
-CASBIN_MODEL = """\
-[request_definition]
-r = sub, act, obj
-
-[policy_definition]
-p = sub, kind, act, cond, eft, rid
-
-[role_definition]
-g = _, _
-
-[policy_effect]
-e = some(where (p.eft == allow)) && !some(where (p.eft == deny))
-
-[matchers]
-m = r.obj.kind == p.kind && r.act == p.act && True in [g(x, p.sub) for x in r.sub.roles] && eval(p.cond)
-"""
+from authzguard.policy.version import policy_version
 
 Decider = Callable[[Subject, str, Resource], Decision]
 
@@ -73,8 +54,7 @@ TYPE_CHECKS: Mapping[str, Callable[[object], bool]] = MappingProxyType(
         "list": lambda v: isinstance(v, (list, tuple)),
     }
 )
-#: Exact types that certainly fit, checked first because ``type(v) in set`` is cheaper than a
-#: call (subclasses, and every misfit, still go through ``TYPE_CHECKS``).
+#: Exact types that certainly fit, checked first (``type(v) in set`` is cheaper than a call).
 _FITTING_TYPES: Mapping[str, frozenset[type]] = MappingProxyType(
     {
         "str": frozenset({str}),
@@ -91,48 +71,6 @@ _SUBJECT_CHECKS = tuple(
 #: Exact types that compare with anything without failing (values, and list elements).
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 _SEQUENCES = frozenset({list, tuple})
-#: Bound on the per-policy caches (role sets and decision plans seen); cleared when full.
-_CACHE_LIMIT = 4096
-
-
-def _no_match_reason(action: str, kind: str, allows: tuple[_CompiledRule, ...]) -> str:
-    """Why nothing allowed: no allow rule applied, or (``explain``'s word) each one that
-    applied had a condition that was false. At most five ids: a reason stays short."""
-    if not allows:
-        return f"denied: no rule matched {action!r} on {kind!r}"
-    ids = ", ".join(repr(c.rule.id) for c in allows[:5])
-    more = f" and {len(allows) - 5} more" if len(allows) > 5 else ""
-    return f"denied: condition-false in rule{'s' if len(allows) > 1 else ''} {ids}{more}"
-
-
-@dataclass(frozen=True, slots=True)
-class _CompiledRule:
-    rule: Rule
-    subjects: frozenset[str]
-    evaluator: conditions.Evaluator | None
-
-
-class _Plan:
-    """The rules of one (kind, action) that apply to one set of granted roles, in policy order.
-
-    Built on the first request with that role set and reused: a decision then costs the
-    conditions of the applicable rules only, however many rules share the bucket. The
-    decisions naming a rule depend only on the rule and the role set, so they are kept too.
-    """
-
-    __slots__ = ("allows", "decisions", "denies", "no_match", "uses_env")
-
-    def __init__(
-        self,
-        denies: tuple[_CompiledRule, ...],
-        allows: tuple[_CompiledRule, ...],
-        no_match: Decision,
-    ) -> None:
-        self.denies = denies
-        self.allows = allows
-        self.no_match = no_match
-        self.uses_env = any(c.evaluator is not None for c in (*denies, *allows))
-        self.decisions: dict[tuple[bool, str], Decision] = {}
 
 
 def subject_env(subject: Subject) -> dict[str, object]:
@@ -151,95 +89,19 @@ def resource_env(resource: Resource) -> dict[str, object]:
     return {k: v for k, v in resource.attributes.items() if v is not None}
 
 
-def canonical(policy: Policy) -> dict[str, object]:
-    """A JSON-able form of everything that changes decisions or bindings (no positions)."""
-    texts: dict[str, str] = {}
-
-    def text_of(when: Condition) -> str:
-        # Rules repeat conditions word for word: render each one once. A Condition's tree
-        # is what its source parses to, so equal sources have equal canonical texts.
-        text = texts.get(when.source)
-        if text is None:
-            text = texts[when.source] = conditions.to_text(when.tree)
-        return text
-
-    return {
-        "roles": {
-            name: {
-                "inherits": sorted(role.inherits),
-                "granted_to": sorted(str(s) for s in role.granted_to),
-            }
-            for name, role in sorted(policy.roles.items())
-        },
-        "resources": {
-            name: {
-                "model": kind.model,
-                "actions": {
-                    a.name: {"safe": a.safe, "methods": a.methods, "destructive": a.destructive}
-                    for a in sorted(kind.actions.values(), key=lambda a: a.name)
-                },
-                "attributes": {
-                    a.name: {"type": a.type, "field": a.field}
-                    for a in sorted(kind.attributes.values(), key=lambda a: a.name)
-                },
-            }
-            for name, kind in sorted(policy.resources.items())
-        },
-        "rules": [
-            {
-                "id": rule.id,
-                "effect": rule.effect,
-                "subjects": sorted(rule.subjects),
-                "actions": sorted(rule.actions),
-                "resource": rule.resource,
-                "when": text_of(rule.when) if rule.when else None,
-            }
-            for rule in policy.rules
-        ],
-        "routes": {
-            name: {
-                "action": route.action,
-                "resource": route.resource,
-                "target": None
-                if route.target is None
-                else {
-                    "param": route.target.param,
-                    "source": route.target.source,
-                    "model": route.target.model,
-                    "field": route.target.field,
-                    "resolver": route.target.resolver,
-                    "pass_as": route.target.pass_as,
-                    "max_length": route.target.max_length,
-                },
-            }
-            for name, route in sorted(policy.routes.items())
-        },
-        "destructive_actions": sorted(policy.destructive_actions),
-    }
-
-
-def policy_version(policy: Policy) -> str:
-    text = json.dumps(canonical(policy), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 class CompiledPolicy:
     """An immutable, ready-to-decide policy. Safe to share between threads."""
 
     __slots__ = (
         "_allow_subjects",
         "_attribute_checks",
-        "_closure",
+        "_buckets",
         "_decider",
-        "_direct_cache",
-        "_effective_cache",
+        "_direct_roles",
         "_group_pairs",
-        "_group_reach",
         "_group_reads",
         "_group_roles",
-        "_index",
-        "_paths",
-        "_plans",
+        "_inherited",
         "_source_roles",
         "policy",
         "uses_groups",
@@ -249,39 +111,13 @@ class CompiledPolicy:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.version = policy_version(policy)
-        closure = role_closure(policy)
-        self._closure: Mapping[str, frozenset[str]] = MappingProxyType(
-            {name: frozenset(chain) for name, chain in closure.items()}
+        #: What holding each role brings through inheritance (the role itself excluded).
+        self._inherited: Mapping[str, frozenset[str]] = MappingProxyType(
+            role_graph.closures(policy.roles)
         )
-        self._paths = _role_paths(policy)
-        index: dict[tuple[str, str], tuple[list[_CompiledRule], list[_CompiledRule]]] = {}
-        # Rules that repeat a condition word for word share one evaluator (a pure function
-        # of the tree, and a Condition's tree is what its source parses to).
-        evaluators: dict[str, conditions.Evaluator] = {}
-        for rule in policy.rules:
-            evaluator = None
-            if rule.when is not None:
-                evaluator = evaluators.get(rule.when.source)
-                if evaluator is None:
-                    evaluator = evaluators[rule.when.source] = conditions.compile_evaluator(
-                        rule.when.tree
-                    )
-            compiled = _CompiledRule(rule, frozenset(rule.subjects), evaluator)
-            for action in rule.actions:
-                denies, allows = index.setdefault((rule.resource, action), ([], []))
-                (denies if rule.effect == "deny" else allows).append(compiled)
-        self._index: Mapping[
-            tuple[str, str], tuple[tuple[_CompiledRule, ...], tuple[_CompiledRule, ...]]
-        ] = MappingProxyType({key: (tuple(d), tuple(a)) for key, (d, a) in index.items()})
-        allow_subjects: dict[tuple[str, str], set[str]] = {}
-        named: dict[tuple[str, str], set[str]] = {}
-        for rule in policy.rules:
-            for action in rule.actions:
-                named.setdefault((rule.resource, action), set()).update(rule.subjects)
-                if rule.effect == "allow":
-                    allow_subjects.setdefault((rule.resource, action), set()).update(rule.subjects)
+        self._buckets = MappingProxyType(build_buckets(policy))
         self._allow_subjects: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType(
-            {key: frozenset(names) for key, names in allow_subjects.items()}
+            {key: names for key, b in self._buckets.items() if (names := b.allows.names())}
         )
         source_roles: dict[str, set[str]] = {}
         group_roles: dict[str, set[str]] = {}
@@ -291,30 +127,49 @@ class CompiledPolicy:
                     group_roles.setdefault(source.group, set()).add(role.name)
                 else:
                     source_roles.setdefault(source.kind, set()).add(role.name)
-        self._source_roles = {k: frozenset(v) for k, v in source_roles.items()}
-        self._group_roles = {k: frozenset(v) for k, v in group_roles.items()}
+        self._source_roles = MappingProxyType({k: frozenset(v) for k, v in source_roles.items()})
+        self._group_roles = MappingProxyType({k: frozenset(v) for k, v in group_roles.items()})
         self.uses_groups = bool(group_roles)
+        # Without groups there are eight possible answers: all of them, once.
+        self._direct_roles = MappingProxyType(
+            {
+                (a, su, st): self._roles_for(a, su, st, ())
+                for a in (False, True)
+                for su in (False, True)
+                for st in (False, True)
+            }
+        )
+        group_reach = self._reach({r for rs in group_roles.values() for r in rs})
         # The (kind, action) pairs where a group-granted role (or one it inherits) is named
         # by some rule: only there can a group query change a decision.
-        group_reach = set().union(*(self._closure[r] for rs in group_roles.values() for r in rs))
         self._group_pairs = frozenset(
-            key for key, names in named.items() if not names.isdisjoint(group_reach)
+            key
+            for key, bucket in self._buckets.items()
+            if not group_reach.isdisjoint(bucket.denies.by_role)
+            or not group_reach.isdisjoint(bucket.allows.by_role)
         )
-        self._group_reach = frozenset(group_reach)
-        #: Per pair, filled on first use (see ``groups_could_change``).
-        self._group_reads: dict[tuple[str, str], tuple[tuple[str, str, bool], ...] | None] = {}
-        self._effective_cache: dict[tuple[frozenset[str], bool], frozenset[str]] = {}
-        self._direct_cache: dict[tuple[bool, bool, bool], frozenset[str]] = {}
-        self._attribute_checks = {
-            kind.name: tuple(
-                (a.name, a.type, TYPE_CHECKS[a.type], _FITTING_TYPES[a.type])
-                for a in kind.attributes.values()
-                if a.type in TYPE_CHECKS
-            )
-            for kind in policy.resources.values()
-        }
-        self._plans: dict[tuple[str, str, frozenset[str], bool], _Plan] = {}
+        self._group_reads = MappingProxyType(
+            {key: self._reads_through_groups(key, group_reach) for key in self._group_pairs}
+        )
+        self._attribute_checks = MappingProxyType(
+            {
+                kind.name: tuple(
+                    (a.name, a.type, TYPE_CHECKS[a.type], _FITTING_TYPES[a.type])
+                    for a in kind.attributes.values()
+                    if a.type in TYPE_CHECKS
+                )
+                for kind in policy.resources.values()
+            }
+        )
         self._decider: Decider = self._decide_indexed
+
+    def _reach(self, names: set[str]) -> frozenset[str]:
+        """``names`` and every role they inherit."""
+        found = set(names)
+        # Roles share their inherited sets: add each distinct one once.
+        for below in {id(s): s for s in (self._inherited.get(n, ()) for n in names)}.values():
+            found.update(below)
+        return frozenset(found)
 
     # -- public API --
 
@@ -331,8 +186,6 @@ class CompiledPolicy:
         clone = CompiledPolicy.__new__(CompiledPolicy)
         for name in self.__slots__:
             object.__setattr__(clone, name, getattr(self, name))
-        clone._effective_cache = {}
-        clone._plans = {}
         clone._decider = factory(clone)
         return clone
 
@@ -346,17 +199,10 @@ class CompiledPolicy:
     ) -> frozenset[str]:
         """The roles the policy grants to a Django user with these facts."""
         if not groups:
-            # Without groups there are eight possible answers: remember them.
-            key = (authenticated, superuser, staff)
-            known = self._direct_cache.get(key)
-            if known is None:
-                known = self._direct_cache[key] = self._direct_roles(
-                    authenticated, superuser, staff, ()
-                )
-            return known
-        return self._direct_roles(authenticated, superuser, staff, groups)
+            return self._direct_roles[(authenticated, superuser, staff)]
+        return self._roles_for(authenticated, superuser, staff, groups)
 
-    def _direct_roles(
+    def _roles_for(
         self, authenticated: bool, superuser: bool, staff: bool, groups: Iterable[str]
     ) -> frozenset[str]:
         found: set[str] = set()
@@ -387,29 +233,19 @@ class CompiledPolicy:
     def groups_could_change(
         self, decision: Decision, subject: Subject, action: str, resource: Resource
     ) -> bool:
-        """Whether ``subject``'s group-granted roles, left out, could change ``decision``.
+        """Whether the roles Django groups grant, left out of ``decision``, could change it.
 
-        ``decision`` is what :meth:`decide` answered for ``subject`` without the roles that
-        Django groups grant. More roles only make more rules apply, so a deny by a rule,
-        or by a condition that failed, stands whatever the groups. An allow stands when no
-        rule reachable through a group-granted role on the pair is a deny and none of
-        those rules' conditions can fail on this request: every attribute they read is
-        present, none is typed ``any``, every value is exactly a string, number or
-        boolean, or a plain list or tuple of those (such values compare without failing;
-        a subclass may not, and the declared type of every other attribute is checked
-        before any rule runs). The rule named may then
-        differ from the one a decision with every role names, as when two allow rules
-        both hold; the outcome never does.
+        More roles only make more rules apply, so a deny by a rule stands. An allow stands
+        when no rule reachable through a group role on the pair is a deny and none of their
+        conditions can fail on these values (present, and exactly of plain types). The
+        rule named may then differ from a decision with every role; the outcome cannot.
         """
         key = (resource.kind, action)
         if key not in self._group_pairs:
             return False
         if not decision.allowed:
             return decision.rule is None and decision.error is None
-        try:
-            reads = self._group_reads[key]
-        except KeyError:
-            reads = self._group_reads[key] = self._reads_through_groups(key)
+        reads = self._group_reads[key]
         if reads is None:
             return True
         attributes = resource.attributes
@@ -428,42 +264,42 @@ class CompiledPolicy:
         return False
 
     def _reads_through_groups(
-        self, key: tuple[str, str]
+        self, key: tuple[str, str], group_reach: frozenset[str]
     ) -> tuple[tuple[str, str, bool], ...] | None:
         """The attributes read by the rules of ``key`` that a group-granted role may make
         apply; ``None`` when one of them is a deny or may fail on present attributes."""
-        group_reach = self._group_reach
-        denies, allows = self._index.get(key, ((), ()))
-        if any(not c.subjects.isdisjoint(group_reach) for c in denies):
+        bucket = self._buckets[key]
+        if any(name in group_reach for name in bucket.denies.by_role):
             return None
         types = {name: a.type for name, a in self.policy.resources[key[0]].attributes.items()}
         reads: set[tuple[str, str, bool]] = set()
-        for compiled in allows:
-            when = compiled.rule.when
-            if when is None or compiled.subjects.isdisjoint(group_reach):
+        for name, compiled_rules in bucket.allows.by_role.items():
+            if name not in group_reach:
                 continue
-            for ref in conditions.refs(when.tree):
-                table = SUBJECT_ATTRIBUTES if ref.scope == "subject" else types
-                declared = table.get(ref.name, "any")
-                if declared == "any":
-                    return None
-                reads.add((ref.scope, ref.name, declared == "list"))
+            for compiled in compiled_rules:
+                when = compiled.rule.when
+                if when is None:
+                    continue
+                for ref in conditions.refs(when.tree):
+                    table = SUBJECT_ATTRIBUTES if ref.scope == "subject" else types
+                    declared = table.get(ref.name, "any")
+                    if declared == "any":
+                        return None
+                    reads.add((ref.scope, ref.name, declared == "list"))
         return tuple(sorted(reads))
 
     def effective_roles(self, subject: Subject) -> frozenset[str]:
         """Every subject name a rule may match for this subject, including built-ins."""
-        key = (subject.roles, subject.authenticated)
-        cached = self._effective_cache.get(key)
-        if cached is not None:
-            return cached
-        found = {"*", "authenticated" if subject.authenticated else "anonymous"}
-        for role in subject.roles:
-            found.update(self._closure.get(role, (role,)))
-        result = frozenset(found)
-        if len(self._effective_cache) > _CACHE_LIMIT:
-            self._effective_cache.clear()
-        self._effective_cache[key] = result
-        return result
+        builtin = ("*", "authenticated" if subject.authenticated else "anonymous")
+        return self._held(subject).union(builtin)
+
+    def _held(self, subject: Subject) -> frozenset[str]:
+        """The roles granted to ``subject`` and every role they inherit."""
+        if not subject.roles:
+            return subject.roles
+        inherited = self._inherited
+        below = [inherited[r] for r in subject.roles if inherited.get(r)]
+        return subject.roles.union(*below) if below else subject.roles
 
     def decide(self, subject: Subject, action: str, resource: Resource) -> Decision:
         """Decide one request. Never raises: any failure is a deny that says why.
@@ -495,51 +331,28 @@ class CompiledPolicy:
 
     # -- the indexed evaluator --
 
-    def _plan(self, subject: Subject, action: str, kind: str) -> _Plan:
-        bucket = self._index.get((kind, action))
-        if bucket is None:
-            plan = _Plan(
-                (), (), Decision(False, None, f"denied: no rule grants {action!r} on {kind!r}")
-            )
-        else:
-            roles = self.effective_roles(subject)
-            denies, allows = bucket
-            applying = tuple(c for c in allows if not c.subjects.isdisjoint(roles))
-            plan = _Plan(
-                tuple(c for c in denies if not c.subjects.isdisjoint(roles)),
-                applying,
-                Decision(False, None, _no_match_reason(action, kind, applying)),
-            )
-        if len(self._plans) > _CACHE_LIMIT:
-            self._plans.clear()
-        self._plans[(kind, action, subject.roles, subject.authenticated)] = plan
-        return plan
-
-    def no_match(self, subject: Subject, action: str, kind: str) -> Decision:
-        """The deny when no rule holds: the one reason every engine gives for it."""
-        plan = self._plans.get((kind, action, subject.roles, subject.authenticated))
-        return (plan or self._plan(subject, action, kind)).no_match
-
     def _decide_indexed(self, subject: Subject, action: str, resource: Resource) -> Decision:
-        plan = self._plans.get((resource.kind, action, subject.roles, subject.authenticated))
-        if plan is None:
-            plan = self._plan(subject, action, resource.kind)
+        bucket = self._buckets.get((resource.kind, action))
+        if bucket is None:
+            return Decision(False, None, f"denied: no rule grants {action!r} on {resource.kind!r}")
+        held = self._held(subject)
+        denies = bucket.denies.applicable(subject.authenticated, held)
+        allows = bucket.allows.applicable(subject.authenticated, held)
         # Only conditions read the environments: skip building them when no rule has one.
-        s_env = subject_env(subject) if plan.uses_env else {}
-        r_env = resource_env(resource) if plan.uses_env else {}
-        # ``value is True or (value is not False and truth(value))`` is ``truth(value)``,
-        # without a call for the booleans that conditions almost always produce.
-        truth = conditions.truth
+        s_env = subject_env(subject) if bucket.uses_conditions else {}
+        r_env = resource_env(resource) if bucket.uses_conditions else {}
+        truth = evaluation.truth
         try:
-            for compiled in plan.denies:
+            for compiled in denies:
                 evaluator = compiled.evaluator
                 if evaluator is None:
-                    return self._decision(False, compiled, subject, plan)
+                    return self._decision(compiled, subject)
                 value = evaluator(s_env, r_env)
+                # ``value is True or (...)`` is ``truth(value)`` without a call for booleans.
                 if value is True or (value is not False and truth(value)):
-                    return self._decision(False, compiled, subject, plan)
-            chosen: _CompiledRule | None = None
-            for compiled in plan.allows:
+                    return self._decision(compiled, subject)
+            chosen: IndexedRule | None = None
+            for compiled in allows:
                 # Every applicable condition is evaluated, as Casbin does: one that fails denies.
                 evaluator = compiled.evaluator
                 if evaluator is None:
@@ -554,97 +367,78 @@ class CompiledPolicy:
                 False, None, f"denied: a condition could not be evaluated ({exc})", error=str(exc)
             )
         if chosen is None:
-            return plan.no_match
-        return self._decision(True, chosen, subject, plan)
+            return no_match_decision(bucket, allows)
+        return self._decision(chosen, subject)
 
-    def _decision(
-        self, allowed: bool, compiled: _CompiledRule, subject: Subject, plan: _Plan
-    ) -> Decision:
-        key = (allowed, compiled.rule.id)
-        decision = plan.decisions.get(key)
-        if decision is None:
-            decision = plan.decisions[key] = self._rule_decision(allowed, compiled, subject)
-        return decision
+    def no_match(self, subject: Subject, action: str, kind: str) -> Decision:
+        """The deny when no rule holds: the one reason every engine gives for it."""
+        bucket = self._buckets.get((kind, action))
+        if bucket is None:
+            return Decision(False, None, f"denied: no rule grants {action!r} on {kind!r}")
+        held = self._held(subject)
+        return no_match_decision(bucket, bucket.allows.applicable(subject.authenticated, held))
 
-    def _rule_decision(self, allowed: bool, compiled: _CompiledRule, subject: Subject) -> Decision:
-        chain = self.chain(subject, compiled.rule)
-        verb = "allowed" if allowed else "denied"
-        via = f" via {' -> '.join(chain)}" if chain else ""
-        return Decision(
-            allowed, compiled.rule.id, f"{verb} by rule {compiled.rule.id!r}{via}", chain
-        )
+    def _decision(self, compiled: IndexedRule, subject: Subject) -> Decision:
+        # A subject named directly by the rule (the usual case) has a decision ready.
+        authenticated = "authenticated" if subject.authenticated else "anonymous"
+        for name in compiled.rule.subjects:
+            if name == "*" or name == authenticated or name in subject.roles:
+                return compiled.direct[name]
+        return rule_decision(compiled.rule, self.chain(subject, compiled.rule))
 
     def chain(self, subject: Subject, rule: Rule) -> tuple[str, ...]:
         """How the subject came to match ``rule``: built-in name, or granted role -> ... -> role."""
         best: tuple[str, ...] | None = None
         for name in rule.subjects:
-            if name in ("*", "authenticated", "anonymous"):
+            if name in BUILTIN_SUBJECTS:
                 if name == "*" or (name == "authenticated") == subject.authenticated:
                     candidate: tuple[str, ...] = (name,)
                     best = candidate if best is None or len(candidate) < len(best) else best
                 continue
             for role in sorted(subject.roles):
-                path = self._paths.get((role, name))
+                path = self._path(role, name)
                 if path is not None and (best is None or len(path) < len(best)):
                     best = path
         return best or ()
 
+    def _path(self, start: str, target: str) -> tuple[str, ...] | None:
+        """The shortest inheritance path from role ``start`` to role ``target``, if any.
+
+        Breadth-first over the roles that lead to ``target`` only, in the order written.
+        """
+        if start == target:
+            return (start,)
+        inherited, roles = self._inherited, self.policy.roles
+        if target not in inherited.get(start, ()):
+            return None
+        previous: dict[str, str] = {start: start}
+        frontier = deque([start])
+        while frontier:
+            name = frontier.popleft()
+            if name == target:
+                path = [name]
+                while path[-1] != start:
+                    path.append(previous[path[-1]])
+                return tuple(reversed(path))
+            for parent in roles[name].inherits:
+                if parent not in previous and (parent == target or target in inherited[parent]):
+                    previous[parent] = name
+                    frontier.append(parent)
+        return None  # pragma: no cover - target is inherited, so a path exists
+
     # -- Casbin text --
 
     def casbin_model(self) -> str:
-        return CASBIN_MODEL
+        return casbin_text.CASBIN_MODEL
 
     def casbin_rows(self) -> list[list[str]]:
         """``p`` rows (one per rule, subject and action) then ``g`` rows (inheritance)."""
-        rows: list[list[str]] = []
-        for rule in self.policy.rules:
-            cond = conditions.to_casbin(rule.when.tree) if rule.when else "True"
-            for subject in rule.subjects:
-                for action in rule.actions:
-                    rows.append(
-                        [
-                            "p",
-                            ROLE_PREFIX + subject,
-                            rule.resource,
-                            action,
-                            cond,
-                            rule.effect,
-                            rule.id,
-                        ]
-                    )
-        for role in self.policy.roles.values():
-            for parent in role.inherits:
-                rows.append(["g", ROLE_PREFIX + role.name, ROLE_PREFIX + parent])
-        return rows
+        return casbin_text.casbin_rows(self.policy)
 
     def casbin_policy_csv(self) -> str:
         return "".join(", ".join(row) + "\n" for row in self.casbin_rows())
 
-    @staticmethod
-    def casbin_subject_roles(subject: Subject) -> list[str]:
-        """The role names a Casbin request carries for this subject (inheritance is Casbin's)."""
-        names = [
-            "*",
-            "authenticated" if subject.authenticated else "anonymous",
-            *sorted(subject.roles),
-        ]
-        return [ROLE_PREFIX + n for n in names]
-
-
-def _role_paths(policy: Policy) -> dict[tuple[str, str], tuple[str, ...]]:
-    """Shortest inheritance path from every role to every role it has (itself included)."""
-    paths: dict[tuple[str, str], tuple[str, ...]] = {}
-    for start in policy.roles:
-        frontier: list[tuple[str, ...]] = [(start,)]
-        seen = {start}
-        while frontier:
-            path = frontier.pop(0)
-            paths[(start, path[-1])] = path
-            for parent in policy.roles[path[-1]].inherits:
-                if parent in policy.roles and parent not in seen:
-                    seen.add(parent)
-                    frontier.append((*path, parent))
-    return paths
+    casbin_subject_roles = staticmethod(casbin_text.casbin_subject_roles)
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from authzguard.exceptions import EvaluationError
-from authzguard.policy import conditions
+from authzguard.policy import conditions, evaluation
 from authzguard.policy.compiler import CompiledPolicy, resource_env, subject_env
 from authzguard.policy.model import Decision, Resource, Rule, Subject
 
@@ -29,6 +29,29 @@ class Explanation:
     decision: Decision
     effective_roles: frozenset[str]
     steps: tuple[RuleStep, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        """The explanation as ``--format json`` prints it."""
+        d = self.decision
+        return {
+            "allowed": d.allowed,
+            "rule": d.rule,
+            "reason": d.reason,
+            "chain": list(d.chain),
+            "error": d.error,
+            "effective_roles": sorted(self.effective_roles),
+            "steps": [
+                {
+                    "rule": s.rule.id,
+                    "effect": s.rule.effect,
+                    "outcome": s.outcome,
+                    "chain": list(s.chain),
+                    "detail": s.detail,
+                    "position": str(s.rule.position),
+                }
+                for s in self.steps
+            ],
+        }
 
     def lines(self) -> list[str]:
         d = self.decision
@@ -71,7 +94,7 @@ def explain(
             continue
         text = conditions.to_text(rule.when.tree)
         try:
-            held = conditions.truth(conditions.compile_evaluator(rule.when.tree)(s_env, r_env))
+            held = evaluation.truth(evaluation.compile_evaluator(rule.when.tree)(s_env, r_env))
         except EvaluationError as exc:
             steps.append(RuleStep(rule, "condition-error", chain, f"{text}: {exc}"))
             continue

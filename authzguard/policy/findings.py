@@ -21,6 +21,7 @@ CODES: dict[str, str] = {
     "AZ006": "alias-limit",
     "AZ007": "empty-file",
     "AZ008": "nesting-limit",
+    "AZ009": "more-findings",
     "AZ101": "unknown-key",
     "AZ102": "wrong-type",
     "AZ103": "ambiguous-scalar",
@@ -36,8 +37,12 @@ CODES: dict[str, str] = {
     "AZ207": "condition-syntax",
     "AZ208": "condition-type",
     "AZ209": "duplicate-definition",
+    "AZ210": "inheritance-limit",
     "AZ301": "shadowed-rule",
     "AZ302": "idor-risk",
+    "AZ303": "condition-never-holds",
+    "AZ304": "deny-always-holds",
+    "AZ305": "anonymous-subject-attribute",
 }
 
 

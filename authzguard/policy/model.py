@@ -135,8 +135,8 @@ class Rule:
     description: str = ""
     position: Position = NOWHERE
     #: Where each part was written, as ``(part, line, column)`` in the rule's file; parts
-    #: are ``"subject:<name>"``, ``"action:<name>"`` and ``"resource"``. Plain tuples: a
-    #: 10k-rule policy has some 50,000 of them, which the garbage collector then ignores.
+    #: are ``"subject:<name>"``, ``"action:<name>"`` and ``"resource"``. Plain tuples of
+    #: strings and ints, which the garbage collector does not track.
     positions: tuple[tuple[str, int, int], ...] = ()
 
     def where(self, part: str) -> Position:
@@ -205,9 +205,6 @@ class Subject:
     @classmethod
     def anonymous(cls) -> Subject:
         return cls()
-
-    def attribute(self, name: str) -> object:
-        return getattr(self, name) if name in SUBJECT_ATTRIBUTES else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ outside YAML's core scalar tags is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +17,7 @@ from typing import Protocol
 import yaml
 
 from authzguard.policy.findings import Finding
+from authzguard.policy.yaml_errors import describe as describe_yaml_error
 
 _CORE = "tag:yaml.org,2002:"
 #: Tags the resolver may assign to plain scalars; anything else came from an explicit tag.
@@ -29,51 +29,22 @@ MAP_TAG = _CORE + "map"
 SEQ_TAG = _CORE + "seq"
 STR_TAG = _CORE + "str"
 
-#: libyaml's composer when PyYAML was built with it (about 8x faster), else pure Python.
-_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-#: Tags already resolved, by (node kind, text, implicit flags): a policy repeats the same
-#: keys and names thousands of times, and resolving one runs YAML 1.1's regexes again.
-_RESOLVED: dict[tuple[type[yaml.Node], str, tuple[bool, bool]], str] = {}
-_RESOLVED_LIMIT = 65_536
-_MEMO_LENGTH = 64
-#: The same, for the event path: the tag of a plain (unquoted, untagged) scalar by text.
-_PLAIN_TAGS: dict[str, str] = {}
-
-
-class _FastLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
-    """The safe loader with tag resolution remembered and path resolvers (unused) skipped.
-
-    Both shortcuts hold because the safe loader registers no path resolvers: the tag of a
-    node then depends only on its kind, its text and whether it was quoted.
-    """
-
-    def descend_resolver(self, current_node: object, current_index: object) -> None:
-        return None
-
-    def ascend_resolver(self) -> None:
-        return None
-
-    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
-        if kind is not yaml.ScalarNode or not implicit[0] or len(value) > _MEMO_LENGTH:
-            # Lists, mappings and quoted scalars resolve without a regex; long texts
-            # (descriptions) rarely repeat: only short plain scalars are remembered.
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
-        key = (kind, value, implicit)
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(_RESOLVED) >= _RESOLVED_LIMIT:
-                _RESOLVED.clear()
-            _RESOLVED[key] = tag
-        return tag
+#: libyaml's composer when PyYAML was built with it, else PyYAML's own.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 #: Lists and mappings inside each other; a policy needs about six.
 MAX_DEPTH = 64
-#: Nodes visited while expanding aliases; a "billion laughs" document stops here.
-DEFAULT_MAX_NODES = 100_000
+#: Nodes visited while expanding aliases, by default (``None``): ``node_budget`` of the
+#: file's size, which a file without aliases never reaches; a "billion laughs" does.
+DEFAULT_MAX_NODES: int | None = None
+
+
+def node_budget(size: int) -> int:
+    """Nodes allowed for a document of ``size`` characters: without aliases every node
+    takes at least one character, so this refuses alias expansion only."""
+    return 2 * size + 1_000
 
 
 # Not frozen: a frozen dataclass pays an object.__setattr__ per field, and a large policy
@@ -154,19 +125,14 @@ class _Converter:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         self.findings.append(Finding(self.file, line, col, "error", code, message))
 
-    # A 10,000-rule policy has about 150,000 nodes: this walk is kept free of helpers.
+    # Runs once per node of the document: kept free of helper calls.
     def convert(self, node: yaml.Node) -> Node | None:
         if self.exhausted:
             return None
         self.budget -= 1
         if self.budget < 0:
             self.exhausted = True
-            self.error(
-                node.start_mark,
-                "AZ006",
-                "document expands to too many nodes (alias expansion is bounded); "
-                "remove anchors/aliases",
-            )
+            self.error(node.start_mark, "AZ006", "")  # worded by _compose_general
             return None
         tag = node.tag
         mark = node.start_mark
@@ -253,7 +219,7 @@ def read_bytes(path: Path, name: str, max_bytes: int) -> tuple[bytes | None, lis
 
 
 def parse_bytes(
-    raw: bytes, name: str, *, max_nodes: int = DEFAULT_MAX_NODES
+    raw: bytes, name: str, *, max_nodes: int | None = DEFAULT_MAX_NODES
 ) -> tuple[Node | None, list[Finding]]:
     try:
         text = raw.decode("utf-8")
@@ -261,21 +227,6 @@ def parse_bytes(
         reason = f"policy file is not valid UTF-8 (byte {exc.start})"
         return None, [Finding(name, 1, 1, "error", "AZ001", reason)]
     return parse_yaml(text, name, max_nodes=max_nodes)
-
-
-def read_yaml(
-    path: Path,
-    *,
-    display: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_nodes: int = DEFAULT_MAX_NODES,
-) -> tuple[Node | None, list[Finding]]:
-    """Read one policy file into a node tree. Returns the tree (or None) and every finding."""
-    name = display or str(path)
-    raw, findings = read_bytes(path, name, max_bytes)
-    if raw is None:
-        return None, findings
-    return parse_bytes(raw, name, max_nodes=max_nodes)
 
 
 class _Mark(Protocol):
@@ -298,199 +249,92 @@ class TooDeep(Exception):
         return cls(mark.line + 1, mark.column + 1) if mark is not None else cls(1, 1)
 
 
-def _compose_plain(text: str, name: str, max_nodes: int) -> Node | None:
-    """The node tree of a document written the plain way, straight from libyaml's events.
-
-    Most policy files are one document of mappings, lists and untagged scalars: this
-    builds their tree without PyYAML's node objects in between (about a fifth of reading
-    a large policy). Anything else, an anchor, an alias, a tag, a merge key, a repeated
-    or non-scalar key, a second document, a syntax error, too many nodes, answers
-    ``None``: the general path then reads the file and words every finding. Either way
-    the stream is read here first, to its end or to a syntax error, and nesting deeper
-    than ``MAX_DEPTH`` raises :class:`TooDeep`, before any recursive composer meets it
-    (PyYAML's pure-Python one, which the general path falls back to for its messages,
-    recurses once per level: a line of ``[`` ran it out of stack).
-    """
-    if _BASE_LOADER is yaml.SafeLoader:
-        return None  # PyYAML without libyaml: no event stream worth taking
-    loader = _FastLoader(text)
-    get = loader.get_event
-    resolve = loader.resolve
-    # One entry per open collection: (is a mapping, its items, line, column).
-    stack: list[tuple[bool, list[Node], int, int]] = []
-    try:
-        if type(get()) is not yaml.StreamStartEvent:
-            return None
-        start = get()
-        if type(start) is not yaml.DocumentStartEvent:
-            return None  # an empty stream: the general path says so
-        if start.version or start.tags:
-            _drain(get, 0)
-            return None
-        root: Node | None = None
-        budget = max_nodes
-        # The loop runs once per event (some 190,000 for 10k rules): every name it uses
-        # is a local, not a global or an attribute looked up again each time.
-        scalar_event, mapping_start, sequence_start = (
-            yaml.ScalarEvent,
-            yaml.MappingStartEvent,
-            yaml.SequenceStartEvent,
-        )
-        mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
-        scalar_node, str_tag, scalar_tags, plain_tags = (
-            yaml.ScalarNode,
-            STR_TAG,
-            SCALAR_TAGS,
-            _PLAIN_TAGS,
-        )
-        make_scalar, make_mapping, make_sequence = Scalar, Mapping, Sequence
-        plain_implicit = (True, False)
-        while True:
-            event = get()
-            kind = type(event)
-            if kind is scalar_event:
-                if event.anchor is not None or event.tag is not None:
-                    _drain(get, len(stack))
-                    return None
-                value = event.value
-                if not event.implicit[0]:
-                    tag = str_tag  # quoted: a string, whatever it says
-                else:
-                    # Only tags a policy accepts are remembered, so a remembered one
-                    # needs no second look.
-                    remembered = plain_tags.get(value)
-                    if remembered is not None:
-                        tag = remembered
-                    else:
-                        tag = resolve(scalar_node, value, plain_implicit)
-                        if tag not in scalar_tags:
-                            # A merge key (<<): the general path refuses it in words.
-                            _drain(get, len(stack))
-                            return None
-                        if len(plain_tags) < _RESOLVED_LIMIT and len(value) <= _MEMO_LENGTH:
-                            plain_tags[value] = tag
-                mark = event.start_mark
-                node: Node = make_scalar(
-                    name, mark.line + 1, mark.column + 1, value, tag, not event.style
-                )
-            elif kind is mapping_start or kind is sequence_start:
-                mark = event.start_mark
-                if len(stack) >= MAX_DEPTH:
-                    raise TooDeep.at(mark)
-                if event.anchor is not None or not event.implicit:
-                    _drain(get, len(stack) + 1)
-                    return None
-                stack.append((kind is mapping_start, [], mark.line + 1, mark.column + 1))
-                continue
-            elif kind is mapping_end:
-                _, items, line, column = stack.pop()
-                keys = items[0::2]
-                if len({key.text for key in keys if type(key) is make_scalar}) != len(keys):
-                    # A repeated key, or a key that is not a scalar.
-                    _drain(get, len(stack))
-                    return None
-                pairs = tuple(zip(keys, items[1::2], strict=True))
-                node = make_mapping(name, line, column, pairs)  # type: ignore[arg-type]
-            elif kind is sequence_end:
-                _, items, line, column = stack.pop()
-                node = make_sequence(name, line, column, tuple(items))
-            elif kind is yaml.DocumentEndEvent:
-                if type(get()) is yaml.StreamEndEvent:
-                    return root
-                _drain(get, 0)  # another document
-                return None
-            else:
-                _drain(get, len(stack))  # an alias
-                return None
-            budget -= 1
-            if budget < 0:
-                _drain(get, len(stack))
-                return None
-            if stack:
-                stack[-1][1].append(node)
-            else:
-                root = node
-    except yaml.YAMLError as exc:
-        deep = _too_deep_error(exc)
-        if deep is not None:
-            raise deep from None
-        return None
-
-
 def _too_deep_error(exc: yaml.YAMLError) -> TooDeep | None:
     """libyaml's own nesting limit (about 1,000 levels, far past ``MAX_DEPTH``) as
-    :class:`TooDeep` at the place it stopped: its scanner reads ahead on a line, so it
-    can stop before the events reach ``MAX_DEPTH``."""
+    :class:`TooDeep` at the place it stopped."""
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem != _LIBYAML_TOO_DEEP:
         return None
     return TooDeep.at(exc.problem_mark)
 
 
 _LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
+_OPENING = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSING = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
-def _drain(get: Callable[[], yaml.Event | None], depth: int) -> None:
-    """Read the rest of the stream for its nesting only (raises :class:`TooDeep`)."""
-    while (event := get()) is not None:  # libyaml answers None once the stream has ended
-        kind = type(event)
-        if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+def _check_depth(text: str) -> None:
+    """Read the events for their nesting only: :class:`TooDeep` past ``MAX_DEPTH``.
+
+    Needed before PyYAML's pure-Python composer, which recurses once per level; libyaml
+    composes without recursion in Python and stops at its own limit.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, _OPENING):
             if depth >= MAX_DEPTH:
                 raise TooDeep.at(event.start_mark)
             depth += 1
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+        elif isinstance(event, _CLOSING):
             depth -= 1
-        elif kind is yaml.StreamEndEvent:
-            return
 
 
 def parse_yaml(
-    text: str, name: str, *, max_nodes: int = DEFAULT_MAX_NODES
+    text: str, name: str, *, max_nodes: int | None = DEFAULT_MAX_NODES
 ) -> tuple[Node | None, list[Finding]]:
+    """One YAML document as a node tree, or the findings that refuse it."""
+    if max_nodes is None:
+        max_nodes = node_budget(len(text))
     try:
-        tree = _compose_plain(text, name, max_nodes)
-        if tree is not None:
-            return tree, []
-        return _compose_general(text, name, max_nodes)
+        return _compose(text, name, max_nodes)
     except TooDeep as exc:
-        return None, [_too_deep(name, exc.line, exc.column)]
+        reason = f"document nests lists and mappings deeper than {MAX_DEPTH} levels"
+        return None, [Finding(name, exc.line, exc.column, "error", "AZ008", reason)]
 
 
-def _too_deep(name: str, line: int, column: int) -> Finding:
-    reason = f"document nests lists and mappings deeper than {MAX_DEPTH} levels"
-    return Finding(name, line, column, "error", "AZ008", reason)
-
-
-def _compose_general(text: str, name: str, max_nodes: int) -> tuple[Node | None, list[Finding]]:
-    """Any document: PyYAML's composer, then a checked conversion of its nodes."""
+def _compose(text: str, name: str, max_nodes: int) -> tuple[Node | None, list[Finding]]:
+    """libyaml's (or PyYAML's) composer, then a checked conversion of its nodes."""
     try:
-        try:
-            composed = yaml.compose(text, Loader=_FastLoader)
-        except yaml.YAMLError as exc:
-            deep = _too_deep_error(exc)
-            if deep is not None:
-                raise deep from None
-            # libyaml words its errors differently; the pure-Python parser gives the
-            # messages documented (and tested) for every platform.
-            composed = yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:
-        # PyYAML's pure-Python composer recurses per level: reached without libyaml,
-        # or for a syntax error that libyaml met before the events were deep enough.
-        raise TooDeep(1, 1) from None
+        if _LOADER is yaml.SafeLoader:
+            _check_depth(text)
+        composed = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
+        deep = _too_deep_error(exc)
+        if deep is not None:
+            raise deep from None
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "invalid YAML"
         code = "AZ004" if "tag" in reason and "!" in str(exc) else "AZ003"
-        return None, [Finding(name, line, col, "error", code, f"YAML syntax error: {reason}")]
+        words = describe_yaml_error(exc) if code == "AZ003" else f"YAML syntax error: {reason}"
+        return None, [Finding(name, line, col, "error", code, words)]
     except yaml.YAMLError as exc:
         return None, [Finding(name, 1, 1, "error", "AZ003", f"YAML syntax error: {exc}")]
     if composed is None:
         return None, [Finding(name, 1, 1, "error", "AZ007", "policy file is empty")]
     converter = _Converter(name, max_nodes)
     tree = converter.convert(composed)
-    # A file with a forbidden tag or an alias bomb is refused whole: checking the rest
+    # A file with a forbidden tag or too many nodes is refused whole: checking the rest
     # of it would only add noise about the parts that were dropped.
-    fatal = [f for f in converter.findings if f.code in ("AZ004", "AZ006")]
+    fatal = [
+        _too_many_nodes(f, text, max_nodes) if f.code == "AZ006" else f
+        for f in converter.findings
+        if f.code in ("AZ004", "AZ006")
+    ]
     if fatal:
         return None, fatal
     return tree, converter.findings
+
+
+def _too_many_nodes(finding: Finding, text: str, max_nodes: int) -> Finding:
+    """AZ006 in words that fit what happened: aliases expanding, or just a large file."""
+    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_LOADER)):
+        reason = (
+            "document expands to too many nodes (alias expansion is bounded); "
+            "remove anchors/aliases"
+        )
+    else:
+        reason = (
+            f"document has more than {max_nodes} nodes, the limit for one file; "
+            "split it into several files or raise the limit"
+        )
+    return Finding(finding.file, finding.line, finding.column, "error", "AZ006", reason)

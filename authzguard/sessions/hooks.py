@@ -24,7 +24,7 @@ from authzguard.sessions.engines import SessionEngine, UnsupportedSessionEngine,
 from authzguard.sessions.generations import GENERATION_SESSION_KEY, current_generation
 from authzguard.sessions.index import forget_session, record_session
 from authzguard.sessions.middleware import current_request
-from authzguard.sessions.purge import _purge, _request_user_pk, user_pk_string
+from authzguard.sessions.purge import purge_by_pk, request_user_pk, user_pk_string
 
 _PENDING_ATTR = "_authzguard_session_events"
 
@@ -124,7 +124,7 @@ def on_user_saved(sender: Any, instance: models.Model, using: str, **kwargs: Any
     else:
         # The user changing their own password keeps the session they are using.
         request = current_request()
-        own = request is not None and _request_user_pk(request) == user_pk
+        own = request is not None and request_user_pk(request) == user_pk
         keep = request.session if own and request is not None else None
         purge = partial(_purge_or_report, user_pk, "password_changed", keep_session=keep)
     transaction.on_commit(purge, using=using)
@@ -141,7 +141,7 @@ def _engine() -> SessionEngine | None:
 
 def _purge_or_report(user_pk: str, reason: str, **options: Any) -> None:
     try:
-        _purge(user_pk, reason=reason, **options)
+        purge_by_pk(user_pk, reason=reason, **options)
     except UnsupportedSessionEngine as exc:
         # Never pretend: the audit trail says the sessions were NOT ended.
         audit.emit("session.purge_failed", {"user": user_pk, "reason": reason, "error": str(exc)})

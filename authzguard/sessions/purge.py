@@ -41,7 +41,7 @@ def purge_user_sessions(user_or_pk: Any, *, keep: str | None = None, reason: str
     held by browsers is not knowable; ``keep`` is not supported there (use
     :func:`end_user_sessions` with ``keep_current=True``).
     """
-    return _purge(user_pk_string(user_or_pk), keep_key=keep, reason=reason)
+    return purge_by_pk(user_pk_string(user_or_pk), keep_key=keep, reason=reason)
 
 
 def end_user_sessions(request: HttpRequest, user: Any, *, keep_current: bool = False) -> int:
@@ -52,9 +52,9 @@ def end_user_sessions(request: HttpRequest, user: Any, *, keep_current: bool = F
     request becomes anonymous at once.
     """
     user_pk = user_pk_string(user)
-    actor = _request_user_pk(request)
+    actor = request_user_pk(request)
     own = actor == user_pk
-    count = _purge(
+    count = purge_by_pk(
         user_pk,
         keep_session=request.session if keep_current and own else None,
         reason="ended_by_owner" if own else "ended_by_other",
@@ -76,7 +76,7 @@ def end_session(request: HttpRequest, session_id: int) -> int:
             f"The {engine.name!r} session engine cannot end one session: only all of a "
             "user's sessions at once (end_user_sessions)."
         )
-    user_pk = _request_user_pk(request)
+    user_pk = request_user_pk(request)
     if user_pk is None:
         return 0
     ended = _end_indexed(engine, IndexedSession.objects.filter(pk=session_id, user_id=user_pk))
@@ -88,7 +88,7 @@ def end_session(request: HttpRequest, session_id: int) -> int:
     return 1
 
 
-def _purge(
+def purge_by_pk(
     user_pk: str,
     *,
     keep_key: str | None = None,
@@ -97,7 +97,11 @@ def _purge(
     actor: str | None = None,
     known_keys: Collection[str] = (),
 ) -> int:
-    # known_keys: keys collected before the index rows were cascade-deleted with the user.
+    """End the sessions of the user whose key, as the session stores it, is ``user_pk``.
+
+    What :func:`purge_user_sessions` and the signal hooks run; ``known_keys`` are keys
+    collected before the index rows were cascade-deleted with the user.
+    """
     engine = get_engine()
     if not engine.indexed:
         if keep_key is not None:
@@ -151,7 +155,8 @@ def _audit(user_pk: str, count: int, engine: str, reason: str, **extra: Any) -> 
     audit.emit("session.purge", record)
 
 
-def _request_user_pk(request: HttpRequest) -> str | None:
+def request_user_pk(request: HttpRequest) -> str | None:
+    """The signed-in user's key as the session stores it; ``None`` when anonymous."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
-from authzguard.denial import wants_json
+from demo_app.negotiation import wants_json
 
 
 class MethodNotAllowedPageMiddleware:

@@ -16,15 +16,14 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 
-from authzguard.decorators import authorize, authz_exempt
-from authzguard.denial import wants_json
-from authzguard.guard import Authorization
+from authzguard import Authorization, authorize, authz_exempt
 from authzguard.sessions import (
     UnsupportedSessionEngine,
     end_session,
     end_user_sessions,
     list_user_sessions,
 )
+from demo_app.negotiation import wants_json
 
 
 class AuthorizedRequest(HttpRequest):
