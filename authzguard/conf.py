@@ -118,5 +118,32 @@ class Settings:
         value = self._get("AUTHZGUARD_REQUEST_ID_HEADER", "X-Request-ID")
         return str(value) if value else None
 
+    @property
+    def RELOAD(self) -> str:
+        """``"off"`` (default) or ``"poll"``: watch the policy files and take new versions."""
+        return str(self._get("AUTHZGUARD_RELOAD", "off"))
+
+    @property
+    def RELOAD_INTERVAL(self) -> float:
+        """Seconds between two polls of the policy files (and heartbeats). Default: 2.0."""
+        return float(self._get("AUTHZGUARD_RELOAD_INTERVAL", 2.0))
+
+    @property
+    def RELOAD_NOTIFY(self) -> str | None:
+        """``None`` (default), ``"redis"`` or ``"postgres"``: how reloads reach every worker."""
+        value = self._get("AUTHZGUARD_RELOAD_NOTIFY", None)
+        return str(value) if value else None
+
+    @property
+    def REDIS_URL(self) -> str | None:
+        """The Redis server of ``AUTHZGUARD_RELOAD_NOTIFY = "redis"``. Default: ``None``."""
+        value = self._get("AUTHZGUARD_REDIS_URL", None)
+        return str(value) if value else None
+
+    @property
+    def NOTIFY_CHANNEL(self) -> str:
+        """Name of the notify channel, and prefix of the status keys. Default: "authzguard"."""
+        return str(self._get("AUTHZGUARD_NOTIFY_CHANNEL", "authzguard"))
+
 
 settings = Settings()
