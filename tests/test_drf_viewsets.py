@@ -19,7 +19,6 @@ pytest.importorskip("rest_framework")
 from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
 from tests.projectapp.api import ProjectViewSet
-
 from tests.projectapp.models import Invoice, Project
 
 POLICY = Path(__file__).resolve().parent / "projectapp" / "policies" / "projects.yaml"
