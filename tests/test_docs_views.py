@@ -144,8 +144,10 @@ def test_generic_delete_view_example(docs_site: types.ModuleType, people: dict[s
 
 
 def test_unexecuted_examples_are_the_example_apps_code() -> None:
-    """The ``py`` blocks quote tests/projectapp/views.py, which tests/test_generic_views.py runs."""
-    source = (DOC.parents[1] / "tests" / "projectapp" / "views.py").read_text()
+    """The ``py`` blocks quote tests/projectapp/views.py and api.py, which
+    tests/test_generic_views.py and tests/test_drf_viewsets.py run."""
+    app = DOC.parents[1] / "tests" / "projectapp"
+    source = (app / "views.py").read_text() + (app / "api.py").read_text()
     quoted = blocks("py")
     assert quoted
     for block in quoted:
