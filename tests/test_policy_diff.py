@@ -207,7 +207,7 @@ def test_bad_git_revision_is_a_usage_error(
 
 
 def _groups_policy(groups: int) -> str:
-    roles = "".join(f"  r{i}:\n    granted_to: [group:g{i}]\n" for i in range(groups))
+    roles = "".join(f"  r{i}:\n    granted_to: [{{group: g{i}}}]\n" for i in range(groups))
     return (
         "version: 1\nroles:\n"
         + roles
