@@ -29,7 +29,8 @@ def _compiled(paths: Sequence[str | Path]) -> CompiledPolicy:
 
 def _git(args: Sequence[str]) -> bytes:
     try:
-        done = subprocess.run(["git", *args], capture_output=True, check=False)
+        # git from PATH, as the user runs it; arguments are a list (no shell).
+        done = subprocess.run(["git", *args], capture_output=True, check=False)  # noqa: S603, S607
     except OSError as exc:
         raise UsageError(f"--git: cannot run git ({exc})") from None
     if done.returncode != 0:
@@ -147,7 +148,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "replayed": report.replayed,
             "skipped": report.skipped,
             "flips": [f.as_dict() for f in report.flips],
-            "unknown": [{"line": u.line, "request_id": u.request_id, "reason": u.reason} for u in report.unknown],
+            "unknown": [
+                {"line": u.line, "request_id": u.request_id, "reason": u.reason}
+                for u in report.unknown
+            ],
         }
         print(json.dumps(document, indent=2, default=str))
     else:
@@ -158,7 +162,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 f" (request {flip.request_id}, view {flip.view}; {flip.reason})"
             )
         for unknown in report.unknown:
-            print(f"{args.log}:{unknown.line}: unknown: {unknown.reason} (request {unknown.request_id})")
+            print(
+                f"{args.log}:{unknown.line}: unknown: {unknown.reason} (request {unknown.request_id})"
+            )
         print(
             f"{report.replayed} decisions replayed: {len(report.flips)} would flip, "
             f"{len(report.unknown)} unknown, {report.skipped} records skipped (not decisions)"

@@ -98,7 +98,9 @@ def _exempting_pattern(view_name: str, callback: Any) -> str | None:
     return None
 
 
-def _bound(policy: CompiledPolicy, methods: tuple[str, ...] | None, binding: Binding) -> BoundMethod:
+def _bound(
+    policy: CompiledPolicy, methods: tuple[str, ...] | None, binding: Binding
+) -> BoundMethod:
     kind = policy.policy.resources.get(binding.resource)
     action = kind.actions.get(binding.action) if kind is not None else None
     if methods is None:

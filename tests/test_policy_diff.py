@@ -42,7 +42,9 @@ def run_diff(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[
     return code, json.loads(capsys.readouterr().out)
 
 
-def check_counterexample(base: list[Path], new: list[Path], kind: str, action: str, ce: Any) -> None:
+def check_counterexample(
+    base: list[Path], new: list[Path], kind: str, action: str, ce: Any
+) -> None:
     """Decide the reported principal and target under both policies, from scratch."""
     subject = dict(ce["subject"])
     facts = facts_from_mapping(subject, "counterexample")
@@ -74,7 +76,9 @@ def test_each_of_the_nine_widening_edits_fails_with_a_checked_counterexample(
         assert change["counterexample"] is not None
         # Rule ids and file:line on the side that grants.
         assert any(f"{new}:" in cited for cited in change["new"]["rules"])
-        check_counterexample([DEMO], [new], change["kind"], change["action"], change["counterexample"])
+        check_counterexample(
+            [DEMO], [new], change["kind"], change["action"], change["counterexample"]
+        )
 
 
 def test_granted_to_authenticated_lets_every_signed_in_user_delete_others(
@@ -94,7 +98,9 @@ def test_a_second_file_that_adds_an_allow(capsys: pytest.CaptureFixture[str]) ->
     base, new = FIXTURES / "second_file" / "base", FIXTURES / "second_file" / "new"
     code, doc = run_diff(capsys, str(base), str(new))
     assert code == 1
-    assert {"topic": "file", "change": "file support.yaml added"}.items() <= doc["structure"][0].items()
+    assert {"topic": "file", "change": "file support.yaml added"}.items() <= doc["structure"][
+        0
+    ].items()
     [change] = doc["changes"]
     assert (change["kind"], change["action"], change["principals"]) == ("user", "list", ["staff"])
     check_counterexample([base], [new], "user", "list", change["counterexample"])

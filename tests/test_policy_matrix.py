@@ -47,14 +47,22 @@ def test_cells_are_always_never_or_the_condition(capsys: pytest.CaptureFixture[s
     superuser_delete = cells[("superuser", "user", "delete")]
     assert superuser_delete["access"] == "not (resource.id == subject.id)"
     assert superuser_delete["rules"] == ["admin-delete-user", "no-self-delete"]
-    assert doc["principals"] == ["anonymous", "authenticated", "staff", "superuser", "staff+superuser"]
+    assert doc["principals"] == [
+        "anonymous",
+        "authenticated",
+        "staff",
+        "superuser",
+        "staff+superuser",
+    ]
 
 
 def test_csv_has_one_row_per_cell(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["matrix", str(POLICIES), "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 5 * 5  # principals x (kind, action) pairs
-    assert {"principal": "staff", "kind": "session", "action": "end"}.items() <= rows[2 * 5 + 1].items()
+    assert {"principal": "staff", "kind": "session", "action": "end"}.items() <= rows[
+        2 * 5 + 1
+    ].items()
 
 
 class _Assets(HTMLParser):

@@ -24,7 +24,9 @@ def test_the_demo_site_has_no_unprotected_view() -> None:
     output = manage(demo_environment({}), "authzguard_routes", "--fail-on", "unprotected")
     assert "/users/delete/  delete-user  [decorator]" in output
     assert "POST/DELETE user.delete target body:id->pk; allowed by: admin-delete-user" in output
-    insecure = manage(demo_environment({"DEMO_INSECURE": "1"}), "authzguard_routes", "--format", "json")
+    insecure = manage(
+        demo_environment({"DEMO_INSECURE": "1"}), "authzguard_routes", "--format", "json"
+    )
     flagged = {e["view"]: e for e in json.loads(insecure)}
     assert flagged["insecure:delete-user"]["binding"] == "allow-listed"
     assert flagged["insecure:delete-user"]["flags"] == ["wildcard-exemption"]

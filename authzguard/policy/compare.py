@@ -117,7 +117,9 @@ def compare(
             subject_values["id"] = facts.id if facts.id is not None else DEFAULT_ID
         if facts.authenticated and subject_values["username"] is None:
             subject_values["username"] = facts.username or "user"
-        attributes = {n: v for (scope, n), v in env.items() if scope == "resource" and v is not None}
+        attributes = {
+            n: v for (scope, n), v in env.items() if scope == "resource" and v is not None
+        }
         resource = Resource(kind, attributes)
         said = [
             _allowed(policy.decide(_subject(facts, subject_values, held), action, resource))
@@ -240,18 +242,23 @@ def _scalar_domain(
     if declared == "bool":
         values: list[object] = [True, False]
     else:
-        fits = {
-            "str": lambda v: isinstance(v, str),
-            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-            "key": lambda v: isinstance(v, str | int) and not isinstance(v, bool),
-        }.get(declared, lambda v: True)
-        values = [v for v in literals if fits(v)]
+        values = [v for v in literals if _fits(v, declared)]
         if declared in ("int", "key", "any"):
             values += ints
         if declared in ("str", "key", "any"):
             values += strs
     # Absent last: a counterexample with every attribute present reads best.
     return values if required else [*values, None]
+
+
+def _fits(value: object, declared: str) -> bool:
+    if isinstance(value, bool):
+        return declared == "any"
+    if declared == "str":
+        return isinstance(value, str)
+    if declared == "int":
+        return isinstance(value, int)
+    return True  # key and any: an int or a string
 
 
 def _fresh_ints(literals: Sequence[object], count: int) -> list[object]:

@@ -129,7 +129,7 @@ def diff(base: Version, new: Version, budget: Budget | None = None) -> PolicyDif
             change = _change(base, new, kind, action, principal, accesses, comparison)
             if change is None:
                 continue
-            group = (kind, action, change.effect, change.base, change.new)
+            group: tuple[object, ...] = (kind, action, change.effect, change.base, change.new)
             grouped.setdefault(group, []).append(principal)
             found.setdefault(group, (change, comparison))
     for group, members in grouped.items():
@@ -298,7 +298,12 @@ def _resources(base: Version, new: Version) -> list[StructureChange]:
                     )
                 )
         out += _added_removed(
-            "resource", f"resource {name} attributes", before.attributes, after.attributes, b_at, n_at
+            "resource",
+            f"resource {name} attributes",
+            before.attributes,
+            after.attributes,
+            b_at,
+            n_at,
         )
     return out
 

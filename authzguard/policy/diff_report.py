@@ -16,7 +16,10 @@ _WORDS = {
 
 
 def _where(item: StructureChange) -> str:
-    places = [f"base {item.base_at}" if item.base_at else "", f"new {item.new_at}" if item.new_at else ""]
+    places = [
+        f"base {item.base_at}" if item.base_at else "",
+        f"new {item.new_at}" if item.new_at else "",
+    ]
     joined = ", ".join(p for p in places if p)
     return f" ({joined})" if joined else ""
 
@@ -75,7 +78,7 @@ def markdown(result: PolicyDiff) -> str:
     if result.changes:
         lines += ["", "| change | access | principals | base | new |", "|---|---|---|---|---|"]
         for change in result.changes:
-            icon = {"narrow": "➖", "widen": "⚠️", "both": "⚠️", "unknown": "❓"}[change.effect]
+            icon = {"narrow": "-", "widen": "+", "both": "+-", "unknown": "?"}[change.effect]
             base = f"`{_cell(change.base.condition)}`<br>{_cell(', '.join(change.base.rules))}"
             new = f"`{_cell(change.new.condition)}`<br>{_cell(', '.join(change.new.rules))}"
             lines.append(

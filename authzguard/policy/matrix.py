@@ -1,4 +1,4 @@
-"""The access matrix: every principal × kind × action, with ``always``, ``never`` or the
+"""The access matrix: every principal x kind x action, with ``always``, ``never`` or the
 canonical condition under which it is allowed.
 
 Committed to a repository (``ACCESS.md``) and checked in CI (``matrix --check``), it turns

@@ -24,7 +24,9 @@ def _line(entry: RouteEntry) -> str:
     parts = [f"{entry.url}  {entry.view}  [{entry.binding}]"]
     for bound in entry.bound:
         target = (
-            f" target {bound.source or 'auto'}:{bound.param or '-'}->{bound.field}" if bound.field else ""
+            f" target {bound.source or 'auto'}:{bound.param or '-'}->{bound.field}"
+            if bound.field
+            else ""
         )
         rules = ", ".join(bound.rules) or "no allow rule"
         parts.append(
