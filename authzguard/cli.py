@@ -1,7 +1,9 @@
-"""``authzguard`` command line: lint, explain, test and compile policies, without Django.
+"""``authzguard`` command line: lint, explain, test, compile, diff, matrix and replay policies,
+without Django.
 
 Exit codes: 0 success, 1 policy errors, lint findings that fail or failing policy tests,
-2 usage errors, 3 a deny from ``explain --exit-code``.
+2 usage errors, 3 a deny from ``explain --exit-code``. ``diff --fail-on widen``, ``matrix
+--check`` and ``replay --fail-on flip`` exit 1 when they find what they look for.
 """
 
 from __future__ import annotations
@@ -226,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("paths", nargs="+", metavar="PATH")
     comp.add_argument("--out", required=True, metavar="DIR")
     comp.set_defaults(func=cmd_compile)
+
+    from authzguard import cli_review
+
+    cli_review.add_parsers(sub)
     return parser
 
 

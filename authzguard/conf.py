@@ -59,6 +59,12 @@ class Settings:
         return int(self._get("AUTHZGUARD_MAX_POLICY_BYTES", 1024 * 1024))
 
     @property
+    def AUDIT_ATTRIBUTES(self) -> bool:
+        """Audit records also carry the subject's facts (groups read) and the target's
+        attributes, for ``authzguard replay``. Personal data in logs. Default: ``False``."""
+        return bool(self._get("AUTHZGUARD_AUDIT_ATTRIBUTES", False))
+
+    @property
     def DENY_BY_DEFAULT(self) -> bool:
         """Refuse views that are neither bound nor exempt. Default: ``False``."""
         return bool(self._get("AUTHZGUARD_DENY_BY_DEFAULT", False))
