@@ -1,4 +1,4 @@
-"""``authzguard`` command line: lint, explain and compile policies, without Django.
+"""``authzguard`` command line: lint, explain, plan and compile policies, without Django.
 
 Exit codes: 0 success (lint: no errors), 1 policy errors, 2 usage errors.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 from authzguard.exceptions import PolicyError
 from authzguard.policy import compile_policy, lint_paths, load_policy
 from authzguard.policy.compiler import CompiledPolicy
+from authzguard.policy.conditions import to_text
 from authzguard.policy.findings import Finding
 from authzguard.policy.model import Resource, Subject
 
@@ -146,6 +147,33 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from authzguard.policy.plan import residual
+
+    compiled = _load(args.paths)
+    if args.resource not in compiled.policy.resources:
+        raise UsageError(f"--resource: the policy declares no resource kind {args.resource!r}")
+    plan = residual(compiled, parse_subject(args.subject), args.action, args.resource)
+    if args.format == "json":
+        rules = {"denies": plan.denies, "allows": plan.allows}
+        print(
+            json.dumps(
+                {
+                    "plan": plan.text(),
+                    "reason": plan.reason,
+                    **{
+                        key: [{"rule": r.id, "condition": to_text(node)} for r, node in pairs]
+                        for key, pairs in rules.items()
+                    },
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(plan.text())
+    return EXIT_OK
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     compiled = _load(args.paths)
     out = Path(args.out)
@@ -177,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--engine", choices=("indexed", "casbin"), default="indexed")
     exp.add_argument("--format", choices=("text", "json"), default="text")
     exp.set_defaults(func=cmd_explain)
+
+    plan = sub.add_parser("plan", help="what a subject's access to a kind depends on")
+    plan.add_argument("paths", nargs="+", metavar="PATH")
+    plan.add_argument("--subject", required=True, help="id=7,roles=support+admin or anonymous")
+    plan.add_argument("--action", required=True)
+    plan.add_argument("--resource", required=True, metavar="KIND")
+    plan.add_argument("--format", choices=("text", "json"), default="text")
+    plan.set_defaults(func=cmd_plan)
 
     comp = sub.add_parser("compile", help="write the Casbin model.conf and policy.csv")
     comp.add_argument("paths", nargs="+", metavar="PATH")
