@@ -129,9 +129,11 @@ def test_filter_queryset_reads_groups_only_where_they_matter(people: dict[str, U
     Project.objects.create(owner=people["staff"], name="b")
     request = RequestFactory().get("/")
     request.user = User.objects.get(pk=owner.pk)
-    with override_settings(AUTHZGUARD_POLICY_PATHS=[PROJECTS]):
-        with CaptureQueriesContext(connection) as queries:
-            found = list(authzguard.filter_queryset(request, "list", Project.objects.all()))
+    with (
+        override_settings(AUTHZGUARD_POLICY_PATHS=[PROJECTS]),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        found = list(authzguard.filter_queryset(request, "list", Project.objects.all()))
     assert found == [mine]
     assert len(queries.captured_queries) == 1, queries.captured_queries
 

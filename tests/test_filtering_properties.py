@@ -141,9 +141,7 @@ def _subject(draw: HypothesisDraw, pools: _Pools, users: list[Any]) -> Subject:
 @given(st.data())
 def test_filtering_returns_exactly_the_rows_decide_allows(data: st.DataObject) -> None:
     draw = HypothesisDraw(data)
-    users = [
-        User.objects.get_or_create(username=name)[0] for name in ("alice", "bob", "Alice")
-    ]
+    users = [User.objects.get_or_create(username=name)[0] for name in ("alice", "bob", "Alice")]
     pools = _Pools([random_string(draw), random_string(draw), "alice", "Alice", "bob"])
     with tempfile.TemporaryDirectory() as directory:
         policy = _policy(draw, pools, Path(directory))
