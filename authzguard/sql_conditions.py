@@ -39,6 +39,9 @@ FITTING_COLUMNS: Mapping[str, frozenset[str]] = {
     "key": frozenset({"str", "int"}),
 }
 _INT64 = range(-(2**63), 2**63)
+#: The most terms one condition may put in SQL. Python's short-circuit reads a part's
+#: value twice (to go on, and as the result), so nesting could double the SQL per level.
+MAX_SQL_TERMS = 5_000
 
 
 class Unsupported(Exception):
@@ -199,13 +202,17 @@ class ConditionCompiler:
         """``(fails, holds)``: as ``decide`` reads a condition's value (``truth``)."""
         sym = self.compile(node)
         if sym.pred is not None:
-            return sym.fails, sym.pred
-        if sym.column is not None:
-            return sym.fails, self._as_pred(sym)
-        try:
-            return sym.fails, truth(sym.const)
-        except Exception:
-            return True, False
+            fails, holds = sym.fails, sym.pred
+        elif sym.column is not None:
+            fails, holds = sym.fails, self._as_pred(sym)
+        else:
+            try:
+                fails, holds = sym.fails, truth(sym.const)
+            except Exception:
+                fails, holds = True, False
+        if sql_terms(fails) + sql_terms(holds) > MAX_SQL_TERMS:
+            raise Unsupported(f"it would take more than {MAX_SQL_TERMS} terms of SQL")
+        return fails, holds
 
     def compile(self, node: Node) -> _Sym:
         if isinstance(node, Ref):
@@ -334,6 +341,22 @@ class ConditionCompiler:
             elif isinstance(value, int) and value in (0, 1):  # bool column: True == 1
                 out.append(bool(value))
         return out
+
+
+def sql_terms(cond: Cond) -> int:
+    """How many terms ``cond`` writes in SQL: its tree's size, counted over the shared
+    nodes once each (linear in the nodes built, whatever the tree's size)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: object) -> int:
+        if not isinstance(node, Q):
+            return 1
+        known = sizes.get(id(node))
+        if known is None:
+            known = sizes[id(node)] = 1 + sum(size(child) for child in node.children)
+        return known
+
+    return size(cond)
 
 
 def _same(a: Cond, b: Cond) -> Cond:

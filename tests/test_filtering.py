@@ -272,3 +272,43 @@ def test_plan_prints_always_never_or_the_condition(capsys: pytest.CaptureFixture
     finance = ["--subject", "roles=finance", "--action", "list", "--resource", "invoice"]
     assert main(["plan", str(PROJECTS), *finance]) == 0
     assert capsys.readouterr().out.strip() == "ALWAYS"
+
+
+@pytest.mark.urls("tests.filterapp.export_urls")
+def test_a_condition_whose_sql_would_explode_is_refused_at_startup(tmp_path: Path) -> None:
+    """Each comparison of two true/false values reads both twice: 30 nested would write
+    2**30 terms. The compiler shares them, counts the terms, and refuses."""
+    condition = "resource.flag == true"
+    for _ in range(30):
+        condition = f"({condition}) == (resource.count == 1)"
+    rules = OWNER_RULE + (
+        "  - {id: nested, effect: allow, subjects: [authenticated], actions: [list],"
+        f" resource: row, when: '{condition}'}}\n"
+    )
+    attrs = "      owner: {type: key}\n      flag: {type: bool}\n      count: {type: int}\n"
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[_write(tmp_path, attrs, rules)]):
+        found = _ids(check_filtering())
+    assert [i for i, _ in found] == ["authzguard.E071"]
+    assert "'nested'" in found[0][1] and "terms of SQL" in found[0][1]
+
+
+def test_an_absent_value_fails_only_where_short_circuit_reads_it(
+    tmp_path: Path, people: dict[str, User]
+) -> None:
+    rules = (
+        "  - {id: either, effect: allow, subjects: [authenticated], actions: [list],"
+        ' resource: row, when: resource.flag == true or resource.name == "x"}\n'
+    )
+    attrs = "      flag: {type: bool}\n      name: {type: str}\n"
+    listed = {
+        Row.objects.create(flag=True, name=None).pk: True,  # the right side is never read
+        Row.objects.create(flag=False, name=None).pk: False,  # read, absent: fails
+        Row.objects.create(flag=None, name="x").pk: False,  # the left side fails first
+        Row.objects.create(flag=False, name="x").pk: True,
+    }
+    request = RequestFactory().get("/")
+    request.user = people["owner"]
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[_write(tmp_path, attrs, rules)]):
+        found = set(authzguard.filter_queryset(request, "list", Row.objects.all()))
+        assert {row.pk for row in found} == {pk for pk, shown in listed.items() if shown}
+        assert {row.pk for row in found} == _decided(people["owner"], "list")
