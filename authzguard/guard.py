@@ -84,6 +84,9 @@ class Binding:
     #: GET and HEAD show the form that submits ``action`` (Django's form and deletion
     #: views, whose GET handlers cannot change state): decided without the method check.
     form_display: bool = False
+    #: A list filtered by the policy (``AuthorizedListMixin``): the view runs for any
+    #: subject an allow rule could cover, and shows only the objects it allows.
+    listing: bool = False
 
 
 @dataclass(slots=True)
@@ -313,6 +316,10 @@ def _run_steps(ev: _Evaluation) -> None:
     query = _parse_parameter(ev, prepared)
     subject = _subject(ev, ev.policy)
     if not _could_allow(ev, ev.policy, subject, query):
+        return
+    if ev.binding.listing:
+        ev.authz.decision = Decision(True, None, "allowed: a list filtered by the policy")
+        ev.outcome.status = "allow"
         return
     target = _resolve(ev, prepared, query)
     _decide(ev, ev.policy, subject, _attributes(ev, prepared.kind, target))

@@ -33,6 +33,7 @@ from django.db import router
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, QueryDict
 from rest_framework import exceptions
+from rest_framework.filters import BaseFilterBackend
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -339,6 +340,9 @@ def decide(request: Request, view: APIView) -> Outcome:
     except Exception as exc:  # a misdeclared view is refused (authzguard.E034 at start-up)
         logger.exception("authzguard refused %s: its declaration is invalid", request.path)
         return _refused(request, action, resource, f"invalid declaration: {exc}")
+    if binding.target is None and filters_lists(view) and is_list_request(view):
+        # The list shows only what the policy allows: it runs for whoever may see some.
+        binding = replace(binding, listing=True)
     custom = getattr(view, "authz_target", None) is not None
     # A declared authz_target is read like @authorize's; a detail kwarg like get_object();
     # a parent like the serializer reads it.
@@ -441,3 +445,36 @@ class AuthorizedObjectMixin:
             self.check_object_permissions(self.request, target)  # type: ignore[attr-defined]
             return target
         return super().get_object()  # type: ignore[misc]
+def filters_lists(view: Any) -> bool:
+    """Whether the view narrows its lists with :class:`AuthzGuardFilterBackend`."""
+    return any(
+        isinstance(backend, type) and issubclass(backend, AuthzGuardFilterBackend)
+        for backend in getattr(view, "filter_backends", ())
+    )
+
+
+def is_list_request(view: Any) -> bool:
+    """A viewset's ``list``, or a GET on another view without the lookup kwarg."""
+    if hasattr(view, "action"):  # a viewset: only ``list`` lists
+        return getattr(view, "action", None) == "list"
+    return lookup_kwarg(view) not in (getattr(view, "kwargs", None) or {})
+
+
+class AuthzGuardFilterBackend(BaseFilterBackend):
+    """Narrow ``list`` to the objects the policy allows (``authzguard.filter_queryset``).
+
+    Detail actions are left alone: their object keeps its own decision (403 or 404).
+    The policy action is the one the view maps ``list`` (or the GET) to.
+    """
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
+        if not is_list_request(view):
+            return queryset
+        from authzguard.filtering import filter_queryset
+
+        viewset_action = getattr(view, "action", None)
+        action = declared_action(view, request.method or "GET", viewset_action)
+        resource = getattr(view, "authz_resource", None)
+        if not isinstance(action, str) or not isinstance(resource, str):
+            return queryset.none()  # misdeclared (a system check says so): show nothing
+        return filter_queryset(request, action, queryset, kind=resource)
