@@ -445,6 +445,8 @@ class AuthorizedObjectMixin:
             self.check_object_permissions(self.request, target)  # type: ignore[attr-defined]
             return target
         return super().get_object()  # type: ignore[misc]
+
+
 def filters_lists(view: Any) -> bool:
     """Whether the view narrows its lists with :class:`AuthzGuardFilterBackend`."""
     return any(
