@@ -50,14 +50,19 @@ def _fields(text: str, what: str) -> dict[str, str]:
 
 
 def parse_subject(text: str) -> Subject:
-    """``id=7,username=alice,roles=support+admin`` or ``anonymous``."""
+    """``id=7,username=alice,roles=support+admin,groups=finance`` or ``anonymous``.
+
+    ``groups`` are the names ``subject.groups`` holds (they grant no role here: name the
+    roles too); without it, a condition reading ``subject.groups`` denies.
+    """
     if text.strip() == "anonymous":
         return Subject.anonymous()
     fields = _fields(text, "--subject")
-    unknown = set(fields) - {"id", "username", "email", "roles", "authenticated"}
+    unknown = set(fields) - {"id", "username", "email", "roles", "groups", "authenticated"}
     if unknown:
         raise UsageError(f"--subject: unknown field(s) {', '.join(sorted(unknown))}")
     roles = frozenset(r for r in re.split(r"[+;|]", fields.get("roles", "")) if r)
+    groups = fields.get("groups")
     authenticated = parse_value(fields.get("authenticated", "true"))
     if not isinstance(authenticated, bool):
         raise UsageError("--subject: authenticated must be true or false")
@@ -68,6 +73,9 @@ def parse_subject(text: str) -> Subject:
         email=email,
         roles=roles,
         authenticated=authenticated,
+        groups=None
+        if groups is None
+        else tuple(sorted({g for g in re.split(r"[+;|]", groups) if g})),
     )
 
 

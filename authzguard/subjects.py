@@ -2,9 +2,10 @@
 
 Roles are recomputed for every user object (so for every request) from the policy's
 role sources; nothing is cached in the session, so a role change takes effect on the
-next request. Groups cost one query, and none when no group-granted role can change a
-decision on the (kind, action) asked about, or when ``prefetch_related("groups")``
-already loaded them.
+next request. Groups cost one query, and none when neither a group-granted role nor a
+condition reading ``subject.groups`` can change a decision on the (kind, action) asked
+about, or when ``prefetch_related("groups")`` already loaded them. The same query gives
+the roles and ``Subject.groups``.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def subject_for(
     """The :class:`Subject` for a Django user (``AnonymousUser`` included).
 
     Given ``kind`` and ``action``, group membership is read only when a group-granted
-    role can change a decision on that pair (``CompiledPolicy.groups_matter``, known
-    when the policy is compiled); the subject's roles then omit group-granted roles,
-    which no rule for that pair can see. Memoised on the user object for one policy
+    role or a condition reading ``subject.groups`` can change a decision on that pair
+    (``CompiledPolicy.groups_matter``, known when the policy is compiled); otherwise the
+    subject's roles omit group-granted roles and its ``groups`` is ``None``, which no
+    rule for that pair can see. Memoised on the user object for one policy
     version: Django builds a new user object for every request, so the memo lives
     exactly as long as the request.
     """
@@ -56,7 +58,8 @@ def subject_for(
         return subject
     if user is None or not getattr(user, "is_authenticated", False):
         subject = Subject(
-            roles=policy.direct_roles(authenticated=False, superuser=False, staff=False, groups=())
+            roles=policy.direct_roles(authenticated=False, superuser=False, staff=False, groups=()),
+            groups=(),
         )
         need_groups = True  # nothing to query: this subject is complete
     else:
@@ -76,6 +79,8 @@ def subject_for(
             email=getattr(user, email_field, None) or None,
             roles=roles,
             authenticated=True,
+            # An inactive user holds no group roles, and no groups a condition could read.
+            groups=tuple(sorted(groups)) if need_groups and active else None,
         )
     if user is not None:
         with contextlib.suppress(AttributeError):
