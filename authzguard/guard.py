@@ -34,6 +34,7 @@ from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationEr
 from django.http import Http404, HttpRequest
 
 from authzguard import audit, runtime
+from authzguard.attributes import AttributePlan, plan_attributes
 from authzguard.conf import settings
 from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
 from authzguard.policy.model import (
@@ -54,7 +55,6 @@ from authzguard.resolvers import (
     fetch_target,
     parse_target,
     plan_target,
-    resource_attributes,
 )
 from authzguard.subjects import subject_for
 
@@ -187,6 +187,7 @@ class _Prepared:
     #: :func:`parse_target` raises the error where it would without a plan: an unknown
     #: model before the parameter is read, an unknown field after its 400s).
     target: TargetPlan | None
+    attributes: AttributePlan
 
 
 def _prepare(policy: CompiledPolicy, binding: Binding) -> _Prepared:
@@ -200,7 +201,7 @@ def _prepare(policy: CompiledPolicy, binding: Binding) -> _Prepared:
             plan = plan_target(spec, kind)
         except Exception:  # misdeclared: parse_target raises it again, in its own order
             plan = None
-    return _Prepared(kind, methods, plan)
+    return _Prepared(kind, methods, plan, plan_attributes(policy.policy, kind, binding.action))
 
 
 #: Preparations kept per policy. A view declares one binding and a ``routes:`` entry has
@@ -310,7 +311,7 @@ def _run_steps(ev: _Evaluation) -> None:
     if not _could_allow(ev, ev.policy, subject, query):
         return
     target = _resolve(ev, prepared, query)
-    _decide(ev, ev.policy, subject, _attributes(ev, prepared.kind, target))
+    _decide(ev, ev.policy, subject, _attributes(ev, prepared.attributes, target))
 
 
 def _method_accepted(ev: _Evaluation, prepared: _Prepared) -> bool:
@@ -368,26 +369,33 @@ def _could_allow(
 def _resolve(
     ev: _Evaluation, prepared: _Prepared, query: TargetQuery | None
 ) -> ResolvedTarget | None:
-    """The target: looked up (404 if none, 400 if several), or a custom resolver's."""
-    if query is not None:
-        ev.outcome.looked_up = True
-        return fetch_target(query, prepared.kind)
-    if _is_custom(ev.binding):
-        ev.outcome.looked_up = True
-        spec = ev.binding.target or TargetSpec()
-        return call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+    """The target: looked up (404 if none, 400 if several), or a custom resolver's.
+
+    With existence hidden, a missing object costs the queries of its to-many attributes.
+    """
+    ev.outcome.looked_up = query is not None or _is_custom(ev.binding)
+    try:
+        if query is not None:
+            return fetch_target(query, prepared.kind)
+        if _is_custom(ev.binding):
+            spec = ev.binding.target or TargetSpec()
+            return call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+    except (TargetNotFound, Http404):
+        if settings.HIDE_EXISTENCE:
+            prepared.attributes.read_nothing()
+        raise
     return None
 
 
 def _attributes(
-    ev: _Evaluation, kind: ResourceKind, target: ResolvedTarget | None
+    ev: _Evaluation, plan: AttributePlan, target: ResolvedTarget | None
 ) -> Mapping[str, object]:
     if target is None:
         return _NO_ATTRIBUTES
     authz = ev.authz
     authz.target, authz.target_id = target.obj, target.target_id
     authz.parameter, authz.source = target.parameter, target.source
-    return resource_attributes(target.obj, kind)
+    return plan.read(target.obj)
 
 
 def _decide(
@@ -436,7 +444,8 @@ def _finish(ev: _Evaluation, started: float) -> None:
         outcome.authz.target = None
     header_key = ev.memo.header_key if ev.memo is not None else None
     outcome.authz.request_id = request_id(ev.request, header_key)
-    outcome.record = _audit(ev.request, outcome, ev.policy, time.perf_counter() - started)
+    version = ev.policy.version if ev.policy is not None else None
+    outcome.record = audit.decision(ev.request, outcome, version, time.perf_counter() - started)
 
 
 def _is_custom(binding: Binding) -> bool:
@@ -457,41 +466,3 @@ def _bare_subject(user: Any) -> Subject:
 
 def _deny(reason: str, error: str | None = None) -> Decision:
     return Decision(allowed=False, rule=None, reason=reason, error=error)
-
-
-def _audit(
-    request: HttpRequest, outcome: Outcome, policy: CompiledPolicy | None, elapsed: float
-) -> dict[str, Any]:
-    if not audit.enabled():
-        # Nobody listens: skip building the record (its JSON is only made when written).
-        return {}
-    authz = outcome.authz
-    match = getattr(request, "resolver_match", None)
-    try:
-        return audit.emit(
-            "decision",
-            {
-                "request_id": authz.request_id,
-                "method": request.method,
-                "view": match.view_name if match is not None else None,
-                "subject": authz.subject.id,
-                "authenticated": authz.subject.authenticated,
-                "roles": sorted(authz.subject.roles),
-                "action": authz.action,
-                "resource": authz.resource,
-                "target_id": authz.target_id,
-                "parameter": authz.parameter,
-                "source": authz.source,
-                "decision": "allow" if outcome.status == "allow" else "deny",
-                "status": outcome.status,
-                "rule": authz.decision.rule,
-                "reason": authz.decision.reason,
-                "error": authz.decision.error,
-                "policy_version": policy.version if policy is not None else None,
-                "latency_ms": round(elapsed * 1000, 3),
-            },
-        )
-    except Exception:
-        # An audit failure must not turn a deny into an error page that skips the deny.
-        logger.exception("authzguard could not write the audit record")
-        return {}
