@@ -1,13 +1,13 @@
-"""``authzguard`` command line: lint, explain and compile policies, without Django.
+"""``authzguard`` command line: lint, explain, test and compile policies, without Django.
 
-Exit codes: 0 success (lint: no errors), 1 policy errors, 2 usage errors.
+Exit codes: 0 success, 1 policy errors, lint findings that fail or failing policy tests,
+2 usage errors, 3 a deny from ``explain --exit-code``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,81 +15,34 @@ from pathlib import Path
 from authzguard.exceptions import PolicyError
 from authzguard.policy import compile_policy, lint_paths, load_policy
 from authzguard.policy.compiler import CompiledPolicy
+from authzguard.policy.explain import explain
+from authzguard.policy.facts import (
+    Facts,
+    UsageError,
+    check_action,
+    check_facts,
+    parse_facts,
+    parse_facts_json,
+    parse_resource,
+    parse_resource_json,
+    subject_from_facts,
+)
 from authzguard.policy.findings import Finding
-from authzguard.policy.model import Resource, Subject
+from authzguard.policy.model import Resource
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-_FIELD = re.compile(r"([a-z_][a-z0-9_]*)=(.*)", re.DOTALL)
-
-
-class UsageError(Exception):
-    pass
-
-
-def parse_value(text: str) -> object:
-    """``9`` is an int, ``true``/``false`` bools, ``"9"`` or ``'9'`` the string 9, else text."""
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    if re.fullmatch(r"-?(0|[1-9][0-9]{0,17})", text):
-        return int(text)
-    if text in ("true", "false"):
-        return text == "true"
-    return text
-
-
-def _fields(text: str, what: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        match = _FIELD.fullmatch(part)
-        if match is None:
-            raise UsageError(f"{what}: expected name=value, got {part!r}")
-        if match.group(1) in out:
-            raise UsageError(f"{what}: {match.group(1)!r} given twice")
-        out[match.group(1)] = match.group(2)
-    return out
-
-
-def parse_subject(text: str) -> Subject:
-    """``id=7,username=alice,roles=support+admin,groups=finance`` or ``anonymous``.
-
-    ``groups`` are the names ``subject.groups`` holds (they grant no role here: name the
-    roles too); without it, a condition reading ``subject.groups`` denies.
-    """
-    if text.strip() == "anonymous":
-        return Subject.anonymous()
-    fields = _fields(text, "--subject")
-    unknown = set(fields) - {"id", "username", "email", "roles", "groups", "authenticated"}
-    if unknown:
-        raise UsageError(f"--subject: unknown field(s) {', '.join(sorted(unknown))}")
-    roles = frozenset(r for r in re.split(r"[+;|]", fields.get("roles", "")) if r)
-    groups = fields.get("groups")
-    authenticated = parse_value(fields.get("authenticated", "true"))
-    if not isinstance(authenticated, bool):
-        raise UsageError("--subject: authenticated must be true or false")
-    username, email = fields.get("username"), fields.get("email")
-    return Subject(
-        id=parse_value(fields["id"]) if "id" in fields else None,
-        username=username,
-        email=email,
-        roles=roles,
-        authenticated=authenticated,
-        groups=None
-        if groups is None
-        else tuple(sorted({g for g in re.split(r"[+;|]", groups) if g})),
-    )
-
-
-def parse_resource(text: str) -> Resource:
-    """``user:id=9,owner=9`` (kind, then attributes)."""
-    kind, _, rest = text.partition(":")
-    if not re.fullmatch(r"[a-z][a-z0-9_-]*", kind):
-        raise UsageError(f"--resource: {kind!r} is not a resource kind (write kind:attr=value,...)")
-    return Resource(kind, {k: parse_value(v) for k, v in _fields(rest, "--resource").items()})
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
 
 
 def _print_findings(findings: Sequence[Finding], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps([f.as_dict() for f in findings], indent=2))
+        return
+    if fmt in ("github", "sarif"):
+        from authzguard import lint_formats
+
+        text = lint_formats.github(findings) if fmt == "github" else lint_formats.sarif(findings)
+        if text:
+            print(text)
         return
     for finding in findings:
         print(finding.format())
@@ -109,49 +62,95 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_ERRORS if failing else EXIT_OK
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
-    from authzguard.policy.explain import explain
+def _subject_facts(args: argparse.Namespace) -> Facts:
+    if args.subject_json is not None:
+        return parse_facts_json(args.subject_json)
+    return parse_facts(args.subject)
 
+
+def _resource(compiled: CompiledPolicy, args: argparse.Namespace) -> Resource:
+    if args.resource_json is not None:
+        return parse_resource_json(compiled, args.resource_json)
+    return parse_resource(compiled, args.resource)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
     compiled = _load(args.paths)
     if args.engine == "casbin":
         from authzguard.enforcer import with_casbin
 
         compiled = with_casbin(compiled)
-    subject = parse_subject(args.subject)
-    resource = parse_resource(args.resource)
-    if resource.kind not in compiled.policy.resources:
-        raise UsageError(f"--resource: the policy declares no resource kind {resource.kind!r}")
-    result = explain(compiled, subject, args.action, resource)
-    if args.format == "json":
-        d = result.decision
-        print(
-            json.dumps(
-                {
-                    "allowed": d.allowed,
-                    "rule": d.rule,
-                    "reason": d.reason,
-                    "chain": list(d.chain),
-                    "error": d.error,
-                    "policy_version": compiled.version,
-                    "effective_roles": sorted(result.effective_roles),
-                    "steps": [
-                        {
-                            "rule": s.rule.id,
-                            "effect": s.rule.effect,
-                            "outcome": s.outcome,
-                            "chain": list(s.chain),
-                            "detail": s.detail,
-                            "position": str(s.rule.position),
-                        }
-                        for s in result.steps
-                    ],
-                },
-                indent=2,
-            )
-        )
+    facts = _subject_facts(args)
+    check_facts(compiled, facts)
+    resource = _resource(compiled, args)
+    if args.all_actions:
+        actions = list(compiled.policy.resources[resource.kind].actions)
     else:
-        print("\n".join(result.lines()))
-    return EXIT_OK
+        check_action(compiled, resource.kind, args.action)
+        actions = [args.action]
+    subject = subject_from_facts(compiled, facts)
+    results = [explain(compiled, subject, action, resource) for action in actions]
+    if args.format == "json":
+        documents = [
+            {"action": action, **result.as_dict(), "policy_version": compiled.version}
+            for action, result in zip(actions, results, strict=True)
+        ]
+        for document in documents:
+            document["subject"] = facts.as_dict()
+        print(json.dumps(documents if args.all_actions else documents[0], indent=2))
+    else:
+        for action, result in zip(actions, results, strict=True):
+            if args.all_actions:
+                print(f"== {resource.kind} {action} ==")
+            print("\n".join(result.lines()))
+    denied = any(not result.decision.allowed for result in results)
+    return EXIT_DENIED if args.exit_code and denied else EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from authzguard.policy import suite_report, suites
+
+    policy_paths, files = suites.split_paths(args.paths)
+    for tests in args.tests:
+        files.extend(suites.suite_files(Path(tests)))
+    if not files:
+        where = ", ".join([*args.paths, *args.tests])
+        raise UsageError(f"no policy test files (*_test.yaml, or under tests/) in {where}")
+    if not policy_paths:
+        raise UsageError("no policy files or directories given, only tests")
+    compiled = _load([str(p) for p in policy_paths])
+    read: list[suites.Suite] = []
+    problems: list[Finding] = []
+    for file in dict.fromkeys(files):
+        try:
+            read.append(suites.read_suite(file, compiled))
+        except suites.SuiteError as exc:
+            problems.extend(exc.findings)
+    if problems:
+        for finding in problems:
+            code = f" [{finding.code}]" if finding.code else ""
+            print(f"{finding.file}:{finding.line}:{finding.column}: error: {finding.message}{code}")
+        return EXIT_ERRORS
+    report = suites.run_suites(compiled, read)
+    formats = {"json": suite_report.as_json, "junit": suite_report.junit}
+    print(formats.get(args.format, suite_report.text)(report))
+    low = args.min_coverage is not None and report.coverage < args.min_coverage
+    if low:
+        print(
+            f"rule coverage {report.coverage:.1f}% is below --min-coverage {args.min_coverage:g}%",
+            file=sys.stderr,
+        )
+    return EXIT_ERRORS if report.failures or low else EXIT_OK
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError("a percentage between 0 and 100")
+    return value
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -173,18 +172,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = sub.add_parser("lint", help="check policy files; one line per finding")
     lint.add_argument("paths", nargs="+", metavar="PATH")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument(
+        "--format",
+        choices=("text", "json", "github", "sarif"),
+        default="text",
+        help="github: workflow-command annotations; sarif: a SARIF 2.1.0 log for code scanning",
+    )
     lint.add_argument("--strict", action="store_true", help="warnings fail too")
     lint.set_defaults(func=cmd_lint)
 
     exp = sub.add_parser("explain", help="decide one request and show the reasoning")
     exp.add_argument("paths", nargs="+", metavar="PATH")
-    exp.add_argument("--subject", required=True, help="id=7,roles=support+admin or anonymous")
-    exp.add_argument("--action", required=True)
-    exp.add_argument("--resource", required=True, help="kind:attr=value,... e.g. user:id=9,owner=9")
+    who = exp.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--subject",
+        help="Django facts: id=7,staff=true,superuser=false,groups=support+finance"
+        " (and/or roles=NAME+NAME), or anonymous",
+    )
+    who.add_argument("--subject-json", metavar="JSON", help='the same facts as JSON: {"id": 7}')
+    what = exp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--action")
+    what.add_argument("--all-actions", action="store_true", help="every action of the kind")
+    target = exp.add_mutually_exclusive_group(required=True)
+    target.add_argument("--resource", help="kind:attr=value,... e.g. user:id=9,owner=9")
+    target.add_argument("--resource-json", metavar="JSON", help='{"kind": "user", "id": 9}')
+    exp.add_argument("--exit-code", action="store_true", help="exit 3 when any decision is deny")
     exp.add_argument("--engine", choices=("indexed", "casbin"), default="indexed")
     exp.add_argument("--format", choices=("text", "json"), default="text")
     exp.set_defaults(func=cmd_explain)
+
+    test = sub.add_parser("test", help="run policy test suites; report failures and coverage")
+    test.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        default=["policies"],
+        help="policy files or directories (default: policies); their *_test.yaml files"
+        " and tests/ directories hold the suites",
+    )
+    test.add_argument(
+        "--tests", action="append", default=[], metavar="DIR", help="more suites, anywhere"
+    )
+    test.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    test.add_argument(
+        "--min-coverage",
+        type=_percent,
+        metavar="N",
+        help="fail when fewer than N%% of the rules decide a case",
+    )
+    test.set_defaults(func=cmd_test)
 
     comp = sub.add_parser("compile", help="write the Casbin model.conf and policy.csv")
     comp.add_argument("paths", nargs="+", metavar="PATH")

@@ -11,10 +11,12 @@ the roles and ``Subject.groups``.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import LazyObject, empty
 
+from authzguard.policy.facts import Facts, subject_from_facts
 from authzguard.policy.model import Subject
 
 if TYPE_CHECKING:
@@ -29,6 +31,25 @@ def _group_names(user: Any) -> list[str]:
         return []
     # all() answers from a prefetch_related("groups") when there was one.
     return [group.name for group in groups.all()]
+
+
+def user_facts(user: Any, groups: Iterable[str] = ()) -> Facts:
+    """The facts a policy grants roles on, read from a signed-in Django user.
+
+    ``groups`` are the names of the user's groups, read by the caller when they matter.
+    """
+    get_email_field = getattr(user, "get_email_field_name", None)
+    email_field = get_email_field() if get_email_field is not None else "email"
+    return Facts(
+        authenticated=True,
+        id=user.pk,
+        username=user.get_username(),
+        email=getattr(user, email_field, None) or None,
+        active=bool(getattr(user, "is_active", True)),
+        staff=bool(getattr(user, "is_staff", False)),
+        superuser=bool(getattr(user, "is_superuser", False)),
+        groups=tuple(groups),
+    )
 
 
 def subject_for(
@@ -57,31 +78,13 @@ def subject_for(
         subject: Subject = cached[2]
         return subject
     if user is None or not getattr(user, "is_authenticated", False):
-        subject = Subject(
-            roles=policy.direct_roles(authenticated=False, superuser=False, staff=False, groups=()),
-            groups=(),
-        )
+        subject = subject_from_facts(policy, Facts.anonymous())
         need_groups = True  # nothing to query: this subject is complete
     else:
-        active = getattr(user, "is_active", True)
+        active = bool(getattr(user, "is_active", True))
         groups = _group_names(user) if need_groups and active else []
-        roles = policy.direct_roles(
-            authenticated=True,
-            superuser=bool(active and getattr(user, "is_superuser", False)),
-            staff=bool(active and getattr(user, "is_staff", False)),
-            groups=groups,
-        )
-        get_email_field = getattr(user, "get_email_field_name", None)
-        email_field = get_email_field() if get_email_field is not None else "email"
-        subject = Subject(
-            id=user.pk,
-            username=user.get_username(),
-            email=getattr(user, email_field, None) or None,
-            roles=roles,
-            authenticated=True,
-            # An inactive user holds no group roles, and no groups a condition could read.
-            groups=tuple(sorted(groups)) if need_groups and active else None,
-        )
+        # Groups left unread are absent (None), not "none": a condition reading them denies.
+        subject = subject_from_facts(policy, user_facts(user, groups), groups_read=need_groups)
     if user is not None:
         with contextlib.suppress(AttributeError):
             setattr(

@@ -271,6 +271,60 @@ def test_explain_json_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> No
     assert "--subject: expected name=value, got '7'" in err
 
 
+def test_explain_maps_django_facts_through_granted_to(capsys: pytest.CaptureFixture[str]) -> None:
+    # The demo grants admin to superusers: facts, not role names, make the admin.
+    argv = ["explain", str(DEMO), "--action", "delete", "--resource", "user:id=9"]
+    code, out, _ = run(capsys, *argv, "--subject", "id=7,superuser=true", "--exit-code")
+    assert (code, out.splitlines()[1]) == (0, "rule: admin-delete-user")
+    code, out, _ = run(capsys, *argv, "--subject", "id=7,superuser=false", "--exit-code")
+    assert (code, out.splitlines()[0]) == (3, "decision: deny")
+    code, out, _ = run(capsys, *argv, "--subject-json", '{"id": 7, "superuser": true}')
+    assert (code, out.splitlines()[0]) == (0, "decision: allow")
+    # Without --exit-code a deny still exits 0, as before.
+    assert run(capsys, *argv, "--subject", "anonymous")[0] == 0
+
+
+def test_explain_all_actions(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["explain", str(DEMO), "--subject", "id=7", "--resource", "session:owner=7"]
+    code, out, _ = run(capsys, *argv, "--all-actions", "--exit-code")
+    assert code == 0
+    assert [line for line in out.splitlines() if line.startswith("==")] == [
+        "== session end ==",
+        "== session view ==",
+    ]
+    code, out, _ = run(capsys, *argv[:-1], "session:owner=8", "--all-actions", "--format", "json")
+    assert code == 0
+    assert [(r["action"], r["allowed"]) for r in json.loads(out)] == [
+        ("end", False),
+        ("view", False),
+    ]
+    assert json.loads(out)[0]["subject"]["id"] == 7
+    code, _, _ = run(capsys, *argv[:-1], "session:owner=8", "--all-actions", "--exit-code")
+    assert code == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("--subject", "id=7,roles=admn"), "declares no role 'admn'; did you mean 'admin'?"),
+        (("--action", "ned"), "declares no action 'ned'; did you mean 'end'?"),
+        (("--resource", "sesion:owner=7"), "no resource kind 'sesion'; did you mean 'session'?"),
+        (("--resource", "session:ownr=7"), "no attribute 'ownr'; did you mean 'owner'?"),
+        (("--resource", "session:owner=[1+2]"), "resource.owner is a list, not a key"),
+        (("--subject", "id=7,stuff=true"), "unknown fact 'stuff'; did you mean 'staff'?"),
+    ],
+)
+def test_explain_undeclared_names_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], change: tuple[str, str], message: str
+) -> None:
+    options = {"--subject": "id=7", "--action": "end", "--resource": "session:owner=7"}
+    options[change[0]] = change[1]
+    argv = [part for pair in options.items() for part in pair]
+    code, out, err = run(capsys, "explain", str(DEMO), *argv)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
 # -- compile ------------------------------------------------------------------------------
 
 ADMIN = Subject(id=1, username="root", roles=frozenset({"admin"}), authenticated=True)
@@ -370,4 +424,4 @@ def test_python_dash_m_authzguard(tmp_path: Path) -> None:
         [sys.executable, "-m", "authzguard"], capture_output=True, text=True, timeout=60
     )
     assert usage.returncode == 2
-    assert "{lint,explain,compile}" in usage.stderr
+    assert "{lint,explain,test,compile}" in usage.stderr

@@ -11,6 +11,7 @@ import yaml
 from authzguard.exceptions import PolicyError
 from authzguard.policy import compile_policy, lint_paths, load_policy
 from authzguard.policy.findings import CODES
+from authzguard.policy.loader import policy_files
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
@@ -106,9 +107,12 @@ EXPECTED: dict[str, list[tuple[int, int, str, str, str]]] = {
             1,
             "error",
             "AZ003",
-            "YAML syntax error: did not find expected node content"
-            if hasattr(yaml, "CSafeLoader")
-            else "YAML syntax error: expected the node content, but found '<stream end>'",
+            (
+                "YAML syntax error: did not find expected node content"
+                if hasattr(yaml, "CSafeLoader")
+                else "YAML syntax error: expected the node content, but found '<stream end>'"
+            )
+            + " (while parsing a flow node): a list or mapping is not closed, or holds an empty item",
         ),
     ],
     "latin1.yaml": [(1, 1, "error", "AZ001", "policy file is not valid UTF-8 (byte 45)")],
@@ -308,7 +312,12 @@ def test_quoted_condition_columns_point_inside_the_text(tmp_path: Path) -> None:
 
 
 def test_policies_directory_lints_clean_and_compiles() -> None:
-    for path in sorted((ROOT / "policies").glob("*.yaml")):
+    # Every policy file of policies/; its test suites (*_test.yaml) are not policy.
+    files, problems = policy_files([ROOT / "policies"])
+    assert problems == []
+    assert ROOT / "policies" / "demo.yaml" in files
+    assert not [p for p in files if p.stem.endswith("_test")]
+    for path in files:
         policy, findings = lint_paths([path])
         assert findings == [], [f.format() for f in findings]
         assert policy is not None

@@ -30,6 +30,29 @@ class Explanation:
     effective_roles: frozenset[str]
     steps: tuple[RuleStep, ...]
 
+    def as_dict(self) -> dict[str, object]:
+        """The explanation as ``--format json`` prints it."""
+        d = self.decision
+        return {
+            "allowed": d.allowed,
+            "rule": d.rule,
+            "reason": d.reason,
+            "chain": list(d.chain),
+            "error": d.error,
+            "effective_roles": sorted(self.effective_roles),
+            "steps": [
+                {
+                    "rule": s.rule.id,
+                    "effect": s.rule.effect,
+                    "outcome": s.outcome,
+                    "chain": list(s.chain),
+                    "detail": s.detail,
+                    "position": str(s.rule.position),
+                }
+                for s in self.steps
+            ],
+        }
+
     def lines(self) -> list[str]:
         d = self.decision
         out = [f"decision: {'allow' if d.allowed else 'deny'}"]

@@ -40,6 +40,9 @@ CODES: dict[str, str] = {
     "AZ210": "inheritance-limit",
     "AZ301": "shadowed-rule",
     "AZ302": "idor-risk",
+    "AZ303": "condition-never-holds",
+    "AZ304": "deny-always-holds",
+    "AZ305": "anonymous-subject-attribute",
 }
 
 

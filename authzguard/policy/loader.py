@@ -20,15 +20,26 @@ from authzguard.policy.semantics import check_semantics, merge
 from authzguard.policy.source import DEFAULT_MAX_BYTES, DEFAULT_MAX_NODES, parse_bytes, read_bytes
 
 
+def is_policy_test_file(path: Path) -> bool:
+    """``*_test.yaml``/``*_test.yml``: a suite for ``authzguard test``, never a policy."""
+    return path.suffix in (".yaml", ".yml") and path.stem.endswith("_test")
+
+
 def policy_files(paths: Seq[str | Path]) -> tuple[list[Path], list[Finding]]:
-    """Expand directories into their ``*.yaml``/``*.yml`` files, sorted by name."""
+    """Expand directories into their ``*.yaml``/``*.yml`` files, sorted by name.
+
+    Policy test files (``*_test.yaml``) are skipped, and so is a ``tests/`` directory
+    (only files directly in a directory are read); naming one as a policy is an error.
+    """
     files: list[Path] = []
     findings: list[Finding] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+                p
+                for p in path.iterdir()
+                if p.suffix in (".yaml", ".yml") and p.is_file() and not is_policy_test_file(p)
             )
             if not found:
                 findings.append(
@@ -37,6 +48,9 @@ def policy_files(paths: Seq[str | Path]) -> tuple[list[Path], list[Finding]]:
                     )
                 )
             files.extend(found)
+        elif is_policy_test_file(path):
+            reason = "a policy test file, not a policy (run it with `authzguard test`)"
+            findings.append(Finding(str(path), 1, 1, "error", "AZ001", reason))
         elif path.exists():
             files.append(path)
         else:

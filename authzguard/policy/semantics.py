@@ -13,6 +13,7 @@ from authzguard.policy import conditions
 from authzguard.policy import roles as role_graph
 from authzguard.policy.document import Document
 from authzguard.policy.findings import Finding, Severity
+from authzguard.policy.hardening import broad_roles, condition_findings
 from authzguard.policy.model import (
     BUILTIN_SUBJECTS,
     DEFAULT_DESTRUCTIVE_ACTIONS,
@@ -244,6 +245,8 @@ def _warnings(policy: Policy, inherited: dict[str, frozenset[str]]) -> list[Find
     out: list[Finding] = []
     shadows = _Shadows(policy, inherited)
     destructive = set(policy.destructive_actions)
+    # Subject names every signed-in user or every visitor matches, through grants too.
+    everyone = BUILTIN_SUBJECTS | broad_roles(policy)
     for rule in policy.rules:
         if rule.effect != "allow":
             continue
@@ -261,7 +264,7 @@ def _warnings(policy: Policy, inherited: dict[str, frozenset[str]]) -> list[Find
             )
         kind = policy.resources[rule.resource]
         risky = [a for a in rule.actions if a in destructive or kind.actions[a].destructive]
-        broad = [s for s in rule.subjects if s in BUILTIN_SUBJECTS]
+        broad = [s for s in rule.subjects if s in everyone]
         if risky and broad and (rule.when is None or not conditions.is_ownership(rule.when.tree)):
             out.append(
                 _at(
@@ -272,6 +275,7 @@ def _warnings(policy: Policy, inherited: dict[str, frozenset[str]]) -> list[Find
                     "with no ownership condition (IDOR risk): add e.g. `when: resource.owner == subject.id`",
                 )
             )
+    out.extend(condition_findings(policy))
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 import yaml
 
 from authzguard.policy.findings import Finding
+from authzguard.policy.yaml_errors import describe as describe_yaml_error
 
 _CORE = "tag:yaml.org,2002:"
 #: Tags the resolver may assign to plain scalars; anything else came from an explicit tag.
@@ -304,7 +305,8 @@ def _compose(text: str, name: str, max_nodes: int) -> tuple[Node | None, list[Fi
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "invalid YAML"
         code = "AZ004" if "tag" in reason and "!" in str(exc) else "AZ003"
-        return None, [Finding(name, line, col, "error", code, f"YAML syntax error: {reason}")]
+        words = describe_yaml_error(exc) if code == "AZ003" else f"YAML syntax error: {reason}"
+        return None, [Finding(name, line, col, "error", code, words)]
     except yaml.YAMLError as exc:
         return None, [Finding(name, 1, 1, "error", "AZ003", f"YAML syntax error: {exc}")]
     if composed is None:
