@@ -167,3 +167,23 @@ def test_explain_takes_groups(policy_path: Path, capsys: pytest.CaptureFixture[s
     assert json.loads(capsys.readouterr().out)["allowed"] is True
     assert main([*args, "--subject", "id=1,groups=ops"]) == 0
     assert json.loads(capsys.readouterr().out)["allowed"] is False
+
+
+def test_anonymous_groups_are_known_so_no_always_null_warning(tmp_path: Path) -> None:
+    """An anonymous visitor has no groups (an empty list): AZ305, "always null", is for
+    ``subject.id``, ``username`` and ``email`` only."""
+    path = tmp_path / "anon.yaml"
+    path.write_text(
+        POLICY
+        + """\
+  - id: anonymous-reads-unless-blocked
+    effect: allow
+    subjects: [anonymous]
+    actions: [read]
+    resource: report
+    when: '"blocked" not in subject.groups and subject.username != "x"'
+"""
+    )
+    _, findings = lint_paths([str(path)])
+    az305 = [f.message for f in findings if f.code == "AZ305"]
+    assert len(az305) == 1 and "subject.username" in az305[0] and "groups" not in az305[0]
