@@ -73,12 +73,6 @@ _SUBJECT_CHECKS = tuple(
     (name, kind, TYPE_CHECKS[kind], _FITTING_TYPES[kind])
     for name, kind in SUBJECT_ATTRIBUTES.items()
 )
-#: Exact types a subject attribute may have, absent (``None``) included.
-_SUBJECT_EXACT = tuple(
-    (name, _FITTING_TYPES[kind] | {type(None)})
-    for name, kind in SUBJECT_ATTRIBUTES.items()
-    if kind in _FITTING_TYPES
-)
 #: Exact types that compare with anything without failing (values, and list elements).
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 _SEQUENCES = frozenset({list, tuple})
@@ -93,6 +87,9 @@ def subject_env(subject: Subject) -> dict[str, object]:
         env["username"] = subject.username
     if subject.email is not None:
         env["email"] = subject.email
+    if subject.groups is not None:
+        # A list, as list attributes are: ``subject.groups == ["a"]`` compares like them.
+        env["groups"] = list(subject.groups)
     return env
 
 
@@ -113,6 +110,7 @@ class CompiledPolicy:
         "_group_pairs",
         "_group_reads",
         "_group_roles",
+        "_groups_read",
         "_inherited",
         "_paths",
         "_source_roles",
@@ -148,7 +146,9 @@ class CompiledPolicy:
                     source_roles.setdefault(source.kind, set()).add(role.name)
         self._source_roles = MappingProxyType({k: frozenset(v) for k, v in source_roles.items()})
         self._group_roles = MappingProxyType({k: frozenset(v) for k, v in group_roles.items()})
-        self.uses_groups = bool(group_roles)
+        #: The (kind, action) pairs with a condition reading ``subject.groups``.
+        self._groups_read = _pairs_reading_groups(policy)
+        self.uses_groups = bool(group_roles) or bool(self._groups_read)
         # Without groups there are eight possible answers: all of them, once.
         self._direct_roles = MappingProxyType(
             {
@@ -160,8 +160,9 @@ class CompiledPolicy:
         )
         group_reach = self._reach({r for rs in group_roles.values() for r in rs})
         # The (kind, action) pairs where a group-granted role (or one it inherits) is named
-        # by some rule: only there can a group query change a decision.
-        self._group_pairs = frozenset(
+        # by some rule, or a condition reads subject.groups: only there can a group query
+        # change a decision.
+        self._group_pairs = self._groups_read | frozenset(
             key for key, bucket in self._buckets.items() if not group_reach.isdisjoint(bucket.named)
         )
         self._group_reads = MappingProxyType(
@@ -258,6 +259,20 @@ class CompiledPolicy:
         names = self._allow_subjects.get((kind, action))
         return names is not None and not names.isdisjoint(self.effective_roles(subject))
 
+    def applicable_rules(
+        self, subject: Subject, action: str, kind: str
+    ) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+        """The deny and the allow rules that apply to ``subject`` on ``action`` over
+        ``kind``, each in policy order: the rules ``decide`` evaluates, from its index."""
+        bucket = self._buckets.get((kind, action))
+        if bucket is None:
+            return (), ()
+        mask = bucket.mask(subject.authenticated, subject.roles, self._inherited)
+        denies, allows = mask & bucket.denies, mask & ~bucket.denies
+        return tuple(c.rule for c in bucket.picked(denies)), tuple(
+            c.rule for c in bucket.picked(allows)
+        )
+
     def groups_matter(self, kind: str, action: str) -> bool:
         """Whether Django group membership can change any decision on ``action`` over ``kind``."""
         return (kind, action) in self._group_pairs
@@ -275,6 +290,8 @@ class CompiledPolicy:
         key = (resource.kind, action)
         if key not in self._group_pairs:
             return False
+        if key in self._groups_read:
+            return True  # a condition reads the groups themselves
         if not decision.allowed:
             return decision.rule is None and decision.error is None
         reads = self._group_reads[key]
@@ -328,11 +345,7 @@ class CompiledPolicy:
 
     def _held(self, subject: Subject) -> frozenset[str]:
         """The roles granted to ``subject`` and every role they inherit."""
-        if not subject.roles:
-            return subject.roles
-        inherited = self._inherited
-        below = [inherited[r] for r in subject.roles if inherited.get(r)]
-        return subject.roles.union(*below) if below else subject.roles
+        return role_graph.held(subject.roles, self._inherited)
 
     def decide(self, subject: Subject, action: str, resource: Resource) -> Decision:
         """Decide one request. Never raises: any failure is a deny that says why.
@@ -370,8 +383,9 @@ class CompiledPolicy:
         """Whether ``type_problem`` has nothing to say and no declared attribute of the
         resource is absent or ``None``, checked by exact types only: then conditions can
         read ``resource.attributes`` as they are (``resource_env`` leaves out ``None``)."""
-        for name, fitting in _SUBJECT_EXACT:
-            if type(getattr(subject, name)) not in fitting:
+        for name, _, _, fitting in _SUBJECT_CHECKS:
+            value = getattr(subject, name)
+            if value is not None and type(value) not in fitting:
                 return False
         attributes = resource.attributes
         typed, untyped = self._exact_types[resource.kind]
@@ -399,13 +413,7 @@ class CompiledPolicy:
                 kind = resource.kind
                 return Decision(False, None, f"denied: no rule grants {action!r} on {kind!r}")
             r_env = resource_env(resource)
-        closed = bucket.closed
-        if closed is None:
-            mask = bucket.mask(subject.authenticated, self._held(subject))
-        else:
-            mask = bucket.everyone[subject.authenticated]
-            for role in subject.roles:
-                mask |= closed.get(role, 0)
+        mask = bucket.mask(subject.authenticated, subject.roles, self._inherited)
         # Only conditions read the environments: skip building them when none applies.
         s_env = subject_env(subject) if mask & bucket.conditional else {}
         try:
@@ -423,7 +431,7 @@ class CompiledPolicy:
         bucket = self._buckets.get((kind, action))
         if bucket is None:
             return Decision(False, None, f"denied: no rule grants {action!r} on {kind!r}")
-        mask = bucket.mask(subject.authenticated, self._held(subject))
+        mask = bucket.mask(subject.authenticated, subject.roles, self._inherited)
         return no_match_decision(bucket, bucket.picked(mask & ~bucket.denies))
 
     def _decision(self, compiled: IndexedRule, subject: Subject) -> Decision:
@@ -470,6 +478,19 @@ class CompiledPolicy:
         return "".join(", ".join(row) + "\n" for row in self.casbin_rows())
 
     casbin_subject_roles = staticmethod(casbin_text.casbin_subject_roles)
+
+
+def _pairs_reading_groups(policy: Policy) -> frozenset[tuple[str, str]]:
+    """The (kind, action) pairs of the rules whose condition reads ``subject.groups``."""
+    return frozenset(
+        (rule.resource, action)
+        for rule in policy.rules
+        if rule.when is not None
+        and any(
+            r.scope == "subject" and r.name == "groups" for r in conditions.refs(rule.when.tree)
+        )
+        for action in rule.actions
+    )
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

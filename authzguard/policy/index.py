@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 
 from authzguard.policy import conditions, evaluation
+from authzguard.policy import roles as role_graph
 from authzguard.policy.conditions import Env
 from authzguard.policy.model import BUILTIN_SUBJECTS, Decision, Policy, Rule
 
@@ -53,11 +54,18 @@ class Bucket:
     conditional: int
     no_match: Decision
 
-    def mask(self, authenticated: bool, held: frozenset[str]) -> int:
-        """The rules naming a built-in subject that fits or one of the ``held`` roles
-        (``held`` with every inherited role; ``closed`` is the shortcut)."""
+    def mask(
+        self, authenticated: bool, roles: frozenset[str], inherited: Mapping[str, frozenset[str]]
+    ) -> int:
+        """The rules naming a built-in subject that fits, one of the granted ``roles`` or a
+        role they inherit (``inherited``: the closures the index was built from)."""
         found = self.everyone[authenticated]
-        named = self.named
+        closed = self.closed
+        if closed is not None:
+            for role in roles:
+                found |= closed.get(role, 0)
+            return found
+        held, named = role_graph.held(roles, inherited), self.named
         if len(held) <= len(named):
             for name in held:
                 found |= named.get(name, 0)

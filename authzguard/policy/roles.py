@@ -181,6 +181,12 @@ def closures(roles: Mapping[str, Role], budget: int | None = None) -> dict[str, 
     return inherited
 
 
+def held(roles: frozenset[str], inherited: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """``roles`` and every role they inherit (``inherited``: what :func:`closures` gives)."""
+    below = [inherited[r] for r in roles if inherited.get(r)]
+    return roles.union(*below) if below else roles
+
+
 def shortest_paths(
     roles: Mapping[str, Role], inherited: Mapping[str, frozenset[str]], budget: int
 ) -> dict[tuple[str, str], tuple[str, ...]] | None:
