@@ -192,8 +192,12 @@ def shortest_paths(
 ) -> dict[tuple[str, str], tuple[str, ...]] | None:
     """Per role and each role it inherits, the shortest inheritance path from one to the
     other (breadth-first, parents in the order written); ``None`` when the roles inherit
-    more than ``budget`` roles in all."""
+    more than ``budget`` roles in all, or the walks would follow more links than that."""
     if sum(len(below) for below in inherited.values()) > budget:
+        return None
+    links = {name: len(_parents(roles, name)) for name in roles}
+    walked = sum(links[start] + sum(links[n] for n in below) for start, below in inherited.items())
+    if walked > budget:
         return None
     out: dict[tuple[str, str], tuple[str, ...]] = {}
     for start, below in inherited.items():
