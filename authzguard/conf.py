@@ -118,5 +118,11 @@ class Settings:
         value = self._get("AUTHZGUARD_REQUEST_ID_HEADER", "X-Request-ID")
         return str(value) if value else None
 
+    @property
+    def RETRY_AFTER(self) -> int:
+        """Seconds in the ``Retry-After`` header of the 503 answered while the database or
+        Redis cannot be reached. Default: 5."""
+        return int(self._get("AUTHZGUARD_RETRY_AFTER", 5))
+
 
 settings = Settings()
