@@ -7,6 +7,7 @@ garbage and then with a valid file at 0.7; the load runs throughout.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pickle
@@ -406,6 +407,8 @@ class Run:
 
 def execute(options: Options) -> Result:
     missing = missing_tools(TOOLS)
+    if importlib.util.find_spec("gunicorn") is None:
+        missing.append("gunicorn (pip install gunicorn)")
     if missing:
         raise MissingTool(f"missing: {', '.join(missing)}")
     with tempfile.TemporaryDirectory(prefix="authzguard-loadtest-") as tmp:
