@@ -207,4 +207,4 @@ def test_a_paused_redis_answers_503_and_loses_no_session(
 
 def test_pytest_marks_ci_as_strict() -> None:
     # The Redis fixture above fails rather than skips under CI=true, like the others.
-    assert IN_CI == (os.environ.get("CI", "").lower() in {"1", "true", "yes"})
+    assert (os.environ.get("CI", "").lower() in {"1", "true", "yes"}) == IN_CI
