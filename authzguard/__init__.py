@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from authzguard.decorators import authorize, authz_exempt
+    from authzguard.filtering import filter_queryset
     from authzguard.guard import Authorization
+    from authzguard.list_views import AuthorizedListMixin
     from authzguard.mixins import AuthorizeMixin
     from authzguard.policy.model import Decision, Resource, Subject
     from authzguard.runtime import reload_policy
@@ -22,10 +24,12 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Authorization",
     "AuthorizeMixin",
+    "AuthorizedListMixin",
     "__version__",
     "authorize",
     "authz_exempt",
     "decide",
+    "filter_queryset",
     "reload_policy",
 ]
 
@@ -33,6 +37,8 @@ __all__ = [
 _LAZY = {
     "Authorization": "authzguard.guard",
     "AuthorizeMixin": "authzguard.mixins",
+    "AuthorizedListMixin": "authzguard.list_views",
+    "filter_queryset": "authzguard.filtering",
     "authorize": "authzguard.decorators",
     "authz_exempt": "authzguard.decorators",
     "reload_policy": "authzguard.runtime",

@@ -11,6 +11,10 @@ class AuthzGuardConfig(AppConfig):
     def ready(self) -> None:
         # Imported for their side effects: signal receivers and system-check registration.
         from authzguard import checks as enforcement_checks  # noqa: F401
+        from authzguard import (
+            filter_checks,  # noqa: F401
+            reload_checks,  # noqa: F401
+        )
         from authzguard.sessions import checks as session_checks  # noqa: F401
         from authzguard.sessions import hooks as session_hooks
 

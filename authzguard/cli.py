@@ -1,7 +1,9 @@
-"""``authzguard`` command line: lint, explain, test and compile policies, without Django.
+"""``authzguard`` command line: lint, explain, plan, test, compile, diff, matrix and replay
+policies, without Django.
 
 Exit codes: 0 success, 1 policy errors, lint findings that fail or failing policy tests,
-2 usage errors, 3 a deny from ``explain --exit-code``.
+2 usage errors, 3 a deny from ``explain --exit-code``. ``diff --fail-on widen``, ``matrix
+--check`` and ``replay --fail-on flip`` exit 1 when they find what they look for.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from pathlib import Path
 from authzguard.exceptions import PolicyError
 from authzguard.policy import compile_policy, lint_paths, load_policy
 from authzguard.policy.compiler import CompiledPolicy
+from authzguard.policy.conditions import to_text
 from authzguard.policy.explain import explain
 from authzguard.policy.facts import (
     Facts,
     UsageError,
     check_action,
     check_facts,
+    check_kind,
     parse_facts,
     parse_facts_json,
     parse_resource,
@@ -153,6 +157,35 @@ def _percent(text: str) -> float:
     return value
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from authzguard.policy.plan import residual
+
+    compiled = _load(args.paths)
+    facts = _subject_facts(args)
+    check_facts(compiled, facts)
+    check_kind(compiled, args.resource)
+    check_action(compiled, args.resource, args.action)
+    plan = residual(compiled, subject_from_facts(compiled, facts), args.action, args.resource)
+    if args.format == "json":
+        rules = {"denies": plan.denies, "allows": plan.allows}
+        print(
+            json.dumps(
+                {
+                    "plan": plan.text(),
+                    "reason": plan.reason,
+                    **{
+                        key: [{"rule": r.id, "condition": to_text(node)} for r, node in pairs]
+                        for key, pairs in rules.items()
+                    },
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(plan.text())
+    return EXIT_OK
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     compiled = _load(args.paths)
     out = Path(args.out)
@@ -201,6 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("text", "json"), default="text")
     exp.set_defaults(func=cmd_explain)
 
+    plan = sub.add_parser("plan", help="what a subject's access to a kind depends on")
+    plan.add_argument("paths", nargs="+", metavar="PATH")
+    plan_who = plan.add_mutually_exclusive_group(required=True)
+    plan_who.add_argument(
+        "--subject", help="Django facts, as for explain: id=7,groups=finance or anonymous"
+    )
+    plan_who.add_argument("--subject-json", metavar="JSON", help="the same facts as JSON")
+    plan.add_argument("--action", required=True)
+    plan.add_argument("--resource", required=True, metavar="KIND")
+    plan.add_argument("--format", choices=("text", "json"), default="text")
+    plan.set_defaults(func=cmd_plan)
+
     test = sub.add_parser("test", help="run policy test suites; report failures and coverage")
     test.add_argument(
         "paths",
@@ -226,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("paths", nargs="+", metavar="PATH")
     comp.add_argument("--out", required=True, metavar="DIR")
     comp.set_defaults(func=cmd_compile)
+
+    from authzguard import cli_review
+
+    cli_review.add_parsers(sub)
     return parser
 
 

@@ -59,6 +59,12 @@ class Settings:
         return int(self._get("AUTHZGUARD_MAX_POLICY_BYTES", 1024 * 1024))
 
     @property
+    def AUDIT_ATTRIBUTES(self) -> bool:
+        """Audit records also carry the subject's facts (groups read) and the target's
+        attributes, for ``authzguard replay``. Personal data in logs. Default: ``False``."""
+        return bool(self._get("AUTHZGUARD_AUDIT_ATTRIBUTES", False))
+
+    @property
     def DENY_BY_DEFAULT(self) -> bool:
         """Refuse views that are neither bound nor exempt. Default: ``False``."""
         return bool(self._get("AUTHZGUARD_DENY_BY_DEFAULT", False))
@@ -117,6 +123,33 @@ class Settings:
         (else one is generated). Default: ``"X-Request-ID"``; ``None`` to always generate."""
         value = self._get("AUTHZGUARD_REQUEST_ID_HEADER", "X-Request-ID")
         return str(value) if value else None
+
+    @property
+    def RELOAD(self) -> str:
+        """``"off"`` (default) or ``"poll"``: watch the policy files and take new versions."""
+        return str(self._get("AUTHZGUARD_RELOAD", "off"))
+
+    @property
+    def RELOAD_INTERVAL(self) -> float:
+        """Seconds between two polls of the policy files (and heartbeats). Default: 2.0."""
+        return float(self._get("AUTHZGUARD_RELOAD_INTERVAL", 2.0))
+
+    @property
+    def RELOAD_NOTIFY(self) -> str | None:
+        """``None`` (default), ``"redis"`` or ``"postgres"``: how reloads reach every worker."""
+        value = self._get("AUTHZGUARD_RELOAD_NOTIFY", None)
+        return str(value) if value else None
+
+    @property
+    def REDIS_URL(self) -> str | None:
+        """The Redis server of ``AUTHZGUARD_RELOAD_NOTIFY = "redis"``. Default: ``None``."""
+        value = self._get("AUTHZGUARD_REDIS_URL", None)
+        return str(value) if value else None
+
+    @property
+    def NOTIFY_CHANNEL(self) -> str:
+        """Name of the notify channel, and prefix of the status keys. Default: "authzguard"."""
+        return str(self._get("AUTHZGUARD_NOTIFY_CHANNEL", "authzguard"))
 
     @property
     def RETRY_AFTER(self) -> int:

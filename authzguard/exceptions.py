@@ -60,3 +60,13 @@ class TargetNotFound(AuthzGuardError):
 
 class AmbiguousTarget(AuthzGuardError):
     """More than one object matches the target parameter: never act on it."""
+
+
+class FilterError(AuthzGuardError):
+    """A list cannot be filtered by the policy in SQL (a condition reads a property, an
+    attribute of ``type: any``, a list held in a column...): nothing is fetched instead."""
+
+    def __init__(self, message: str, rule: str | None = None) -> None:
+        #: The id of the rule whose condition cannot become SQL, if one is to blame.
+        self.rule = rule
+        super().__init__(message)

@@ -34,9 +34,11 @@ from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationEr
 from django.http import Http404, HttpRequest
 
 from authzguard import audit, runtime
+from authzguard.audit_record import decision_record
 from authzguard.conf import settings
 from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
 from authzguard.outage import is_outage
+from authzguard.policy.facts import Facts, subject_from_facts
 from authzguard.policy.model import (
     Action,
     Decision,
@@ -57,7 +59,7 @@ from authzguard.resolvers import (
     plan_target,
     resource_attributes,
 )
-from authzguard.subjects import subject_for
+from authzguard.subjects import facts_for, subject_for
 
 if TYPE_CHECKING:
     from authzguard.policy import CompiledPolicy
@@ -85,6 +87,9 @@ class Binding:
     #: GET and HEAD show the form that submits ``action`` (Django's form and deletion
     #: views, whose GET handlers cannot change state): decided without the method check.
     form_display: bool = False
+    #: A list filtered by the policy (``AuthorizedListMixin``): the view runs for any
+    #: subject an allow rule could cover, and shows only the objects it allows.
+    listing: bool = False
 
 
 @dataclass(slots=True)
@@ -102,6 +107,9 @@ class Authorization:
     target_id: Any = None
     parameter: str | None = None
     source: str | None = None
+    #: Under ``AUTHZGUARD_AUDIT_ATTRIBUTES``: the facts and target attributes decided on.
+    facts: Facts | None = None
+    attributes: Mapping[str, object] | None = None
 
     @property
     def allowed(self) -> bool:
@@ -312,6 +320,10 @@ def _run_steps(ev: _Evaluation) -> None:
     subject = _subject(ev, ev.policy)
     if not _could_allow(ev, ev.policy, subject, query):
         return
+    if ev.binding.listing:
+        ev.authz.decision = Decision(True, None, "allowed: a list filtered by the policy")
+        ev.outcome.status = "allow"
+        return
     target = _resolve(ev, prepared, query)
     _decide(ev, ev.policy, subject, _attributes(ev, prepared.kind, target))
 
@@ -348,7 +360,12 @@ def _subject(ev: _Evaluation, policy: CompiledPolicy) -> Subject:
     # Groups are read here, before any lookup, whenever a group-granted role could change
     # a decision on this pair (known at compile time): a caller's queries never depend
     # on the target.
-    subject = subject_for(ev.user, policy, kind=ev.binding.resource, action=ev.binding.action)
+    if settings.AUDIT_ATTRIBUTES:
+        # The record carries every fact a candidate policy could use: groups included.
+        ev.authz.facts = facts_for(ev.user)
+        subject = subject_from_facts(policy, ev.authz.facts)
+    else:
+        subject = subject_for(ev.user, policy, kind=ev.binding.resource, action=ev.binding.action)
     ev.authz.subject = subject
     return subject
 
@@ -390,7 +407,8 @@ def _attributes(
     authz = ev.authz
     authz.target, authz.target_id = target.obj, target.target_id
     authz.parameter, authz.source = target.parameter, target.source
-    return resource_attributes(target.obj, kind)
+    authz.attributes = resource_attributes(target.obj, kind)
+    return authz.attributes
 
 
 def _decide(
@@ -439,7 +457,7 @@ def _finish(ev: _Evaluation, started: float) -> None:
         outcome.authz.target = None
     header_key = ev.memo.header_key if ev.memo is not None else None
     outcome.authz.request_id = request_id(ev.request, header_key)
-    outcome.record = _audit(ev.request, outcome, ev.policy, time.perf_counter() - started)
+    outcome.record = decision_record(ev.request, outcome, ev.policy, time.perf_counter() - started)
 
 
 def _is_custom(binding: Binding) -> bool:
@@ -460,41 +478,3 @@ def _bare_subject(user: Any) -> Subject:
 
 def _deny(reason: str, error: str | None = None) -> Decision:
     return Decision(allowed=False, rule=None, reason=reason, error=error)
-
-
-def _audit(
-    request: HttpRequest, outcome: Outcome, policy: CompiledPolicy | None, elapsed: float
-) -> dict[str, Any]:
-    if not audit.enabled():
-        # Nobody listens: skip building the record (its JSON is only made when written).
-        return {}
-    authz = outcome.authz
-    match = getattr(request, "resolver_match", None)
-    try:
-        return audit.emit(
-            "decision",
-            {
-                "request_id": authz.request_id,
-                "method": request.method,
-                "view": match.view_name if match is not None else None,
-                "subject": authz.subject.id,
-                "authenticated": authz.subject.authenticated,
-                "roles": sorted(authz.subject.roles),
-                "action": authz.action,
-                "resource": authz.resource,
-                "target_id": authz.target_id,
-                "parameter": authz.parameter,
-                "source": authz.source,
-                "decision": "allow" if outcome.status == "allow" else "deny",
-                "status": outcome.status,
-                "rule": authz.decision.rule,
-                "reason": authz.decision.reason,
-                "error": authz.decision.error,
-                "policy_version": policy.version if policy is not None else None,
-                "latency_ms": round(elapsed * 1000, 3),
-            },
-        )
-    except Exception:
-        # An audit failure must not turn a deny into an error page that skips the deny.
-        logger.exception("authzguard could not write the audit record")
-        return {}

@@ -18,7 +18,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 
-from authzguard import runtime
+from authzguard import reload, runtime
 from authzguard.conf import settings
 from authzguard.decorators import BINDING_ATTR, EXEMPT_ATTR
 from authzguard.enforcement import enforce, refuse
@@ -91,6 +91,7 @@ class AuthzGuardMiddleware(MiddlewareMixin):
         view_args: tuple[Any, ...],
         view_kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
+        reload.on_request()  # at most one cheap poll per interval; starts the notify listener
         match = request.resolver_match
         view_name = match.view_name if match is not None else view_path(view_func)
         declared = declared_bindings(view_func)

@@ -27,7 +27,8 @@ _failure: Exception | None = None
 _build_lock = threading.Lock()
 
 
-def _build() -> CompiledPolicy:
+def build_policy() -> CompiledPolicy:
+    """Load, check and compile the policy files, without making the result current."""
     paths = settings.POLICY_PATHS
     if not paths:
         from authzguard.exceptions import PolicyError
@@ -58,7 +59,7 @@ def get_policy() -> CompiledPolicy:
             if _failure is not None:
                 raise _failure
             try:
-                _current = _build()
+                _current = build_policy()
             except Exception as exc:
                 _failure = exc
                 raise
@@ -70,13 +71,43 @@ def reload_policy() -> CompiledPolicy:
     global _current, _failure
     with _build_lock:
         try:
-            fresh = _build()
+            fresh = build_policy()
         except Exception as exc:
             if _current is None:
                 _failure = exc
             raise
+        previous, _current, _failure = _current, fresh, None
+    _announce(fresh, previous)
+    return fresh
+
+
+def loaded_policy() -> CompiledPolicy | None:
+    """The current policy if one has loaded, without loading it."""
+    return _current
+
+
+def replace_policy(fresh: CompiledPolicy, previous: CompiledPolicy | None) -> bool:
+    """Make ``fresh`` current if ``previous`` still is (compare and swap).
+
+    ``False`` when another reload replaced ``previous`` meanwhile: nothing changed.
+    """
+    global _current, _failure
+    with _build_lock:
+        if _current is not previous:
+            return False
         _current, _failure = fresh, None
-        return fresh
+    _announce(fresh, previous)
+    return True
+
+
+def _announce(fresh: CompiledPolicy, previous: CompiledPolicy | None) -> None:
+    from authzguard.signals import policy_reloaded
+
+    policy_reloaded.send(
+        sender=CompiledPolicy,
+        policy=fresh,
+        previous_version=previous.version if previous is not None else None,
+    )
 
 
 def reset_policy() -> None:

@@ -51,6 +51,17 @@ def user_facts(user: Any, groups: Iterable[str] = ()) -> Facts:
     )
 
 
+def facts_for(user: Any) -> Facts:
+    """Every fact about ``user`` a policy could grant a role on, groups always read."""
+    if isinstance(user, LazyObject):
+        if user._wrapped is empty:
+            user._setup()
+        user = user._wrapped
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Facts.anonymous()
+    return user_facts(user, _group_names(user))
+
+
 def subject_for(
     user: Any, policy: CompiledPolicy, *, kind: str | None = None, action: str | None = None
 ) -> Subject:

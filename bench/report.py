@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic
 from synthetic import Target
 
-SCRIPTS = ("decisions", "http", "load")
+SCRIPTS = ("decisions", "http", "load", "filter")
 
 
 def main() -> int:

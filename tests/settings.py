@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "authzguard",
     "tests.testapp",
     "tests.projectapp",
+    "tests.filterapp",
 ]
 
 MIDDLEWARE = [

@@ -424,4 +424,4 @@ def test_python_dash_m_authzguard(tmp_path: Path) -> None:
         [sys.executable, "-m", "authzguard"], capture_output=True, text=True, timeout=60
     )
     assert usage.returncode == 2
-    assert "{lint,explain,test,compile}" in usage.stderr
+    assert "{lint,explain,plan,test,compile,diff,matrix,replay}" in usage.stderr

@@ -105,3 +105,22 @@ def test_without_a_secret_key_one_is_generated_once_and_kept(
     path.write_text("")
     with pytest.raises(ImproperlyConfigured, match="empty"):
         read_or_create(path)
+
+
+def test_policy_reload_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """How docs/operations.md runs the demo under gunicorn with Redis notify on."""
+    assert load(monkeypatch)["AUTHZGUARD_RELOAD"] == "off"
+    assert load(monkeypatch)["AUTHZGUARD_RELOAD_NOTIFY"] is None
+    settings = load(
+        monkeypatch,
+        DEMO_POLICY_PATH="/srv/policy/demo.yaml",
+        AUTHZGUARD_RELOAD="poll",
+        AUTHZGUARD_RELOAD_INTERVAL="0.5",
+        AUTHZGUARD_RELOAD_NOTIFY="redis",
+        REDIS_URL="redis://127.0.0.1:6379/3",
+    )
+    assert settings["AUTHZGUARD_POLICY_PATHS"] == [Path("/srv/policy/demo.yaml")]
+    assert settings["AUTHZGUARD_RELOAD"] == "poll"
+    assert settings["AUTHZGUARD_RELOAD_INTERVAL"] == 0.5
+    assert settings["AUTHZGUARD_RELOAD_NOTIFY"] == "redis"
+    assert settings["AUTHZGUARD_REDIS_URL"] == "redis://127.0.0.1:6379/3"

@@ -144,8 +144,10 @@ def test_generic_delete_view_example(docs_site: types.ModuleType, people: dict[s
 
 
 def test_unexecuted_examples_are_the_example_apps_code() -> None:
-    """The ``py`` blocks quote tests/projectapp/views.py, which tests/test_generic_views.py runs."""
-    source = (DOC.parents[1] / "tests" / "projectapp" / "views.py").read_text()
+    """The ``py`` blocks quote tests/projectapp/views.py and api.py, which
+    tests/test_generic_views.py and tests/test_drf_viewsets.py run."""
+    app = DOC.parents[1] / "tests" / "projectapp"
+    source = (app / "views.py").read_text() + (app / "api.py").read_text()
     quoted = blocks("py")
     assert quoted
     for block in quoted:
@@ -181,6 +183,27 @@ def test_every_check_id_and_setting_is_documented() -> None:
         "AUTHZGUARD_ENGINE",
         "AUTHZGUARD_MAX_POLICY_BYTES",
         *(name for name in declared if name.startswith("AUTHZGUARD_SESSION")),
+        *RELOAD_SETTINGS,  # docs/operations.md
     }
     assert documented <= declared
     assert enforcement <= documented, enforcement - documented
+
+
+RELOAD_SETTINGS = (
+    "AUTHZGUARD_RELOAD",
+    "AUTHZGUARD_RELOAD_INTERVAL",
+    "AUTHZGUARD_RELOAD_NOTIFY",
+    "AUTHZGUARD_REDIS_URL",
+    "AUTHZGUARD_NOTIFY_CHANNEL",
+)
+
+
+def test_reload_settings_and_checks_are_documented_in_operations() -> None:
+    from authzguard.reload_checks import MESSAGES
+
+    operations = (DOC.parent / "operations.md").read_text()
+    settings_doc = (DOC.parent / "settings.md").read_text()
+    for name in RELOAD_SETTINGS:
+        assert name in operations, name
+    for check_id, *_ in MESSAGES:
+        assert check_id in settings_doc, check_id

@@ -56,6 +56,8 @@ def test_each_misdeclared_shape_is_found() -> None:
         ("authzguard.E031", "patched-note-detail"),
         ("authzguard.E032", "gadget"),
         ("authzguard.E033", "undeclared"),
+        ("authzguard.E035", "patched-note-detail"),
+        ("authzguard.E035", "patched-note-list"),
     ]
     (e030,) = [m for m in check_enforcement() if m.id == "authzguard.E030"]
     assert "GET" in e030.msg and "DELETE" in e030.msg and "authz_actions" in (e030.hint or "")
@@ -119,7 +121,38 @@ class OwnQueryset(_Guarded, generics.RetrieveAPIView):  # type: ignore[misc]
 class NotesViewSet(_Guarded, viewsets.ModelViewSet):  # type: ignore[misc]
     queryset = Note.objects.all()
     authz_resource = "note"
+    authz_actions = {
+        "list": "list",
+        "create": "create",
+        "retrieve": "read",
+        "update": "update",
+        "partial_update": "update",
+        "destroy": "delete",
+    }
+
+
+class NotesPartlyMapped(NotesViewSet):
     authz_actions = {"retrieve": "read", "update": "update", "destroy": "delete"}
+
+
+class NotesWithoutPatch(NotesPartlyMapped):
+    """An action left out by its method: DRF refuses PATCH itself."""
+
+    http_method_names = ["get", "put", "delete", "head", "options"]
+
+
+class NotesByMethod(NotesViewSet):
+    """The old documented shape: GET would stand for list and retrieve alike."""
+
+    authz_actions = {"GET": "read", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+class NotesMisspelt(NotesViewSet):
+    authz_actions = {**NotesViewSet.authz_actions, "retreive": "read"}
+
+
+class ByActionName(Clean):
+    authz_actions = {"retrieve": "read", "destroy": "delete"}
 
 
 class NotesOneAction(NotesViewSet):
@@ -144,7 +177,16 @@ def test_checks_on_single_views() -> None:
 def test_checks_on_viewset_routes() -> None:
     detail = {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
     assert messages(NotesViewSet, **detail) == []
-    # The list route's actions are unmapped: 405s at run time, not a mistake.
     assert messages(NotesViewSet, captured=(), get="list", post="create") == []
+    # An unmapped action is a 405 at run time, and a start-up error.
+    assert messages(NotesPartlyMapped, **detail) == ["authzguard.E035"]
+    assert messages(NotesPartlyMapped, captured=(), get="list", post="create") == [
+        "authzguard.E035"
+    ]
+    assert messages(NotesWithoutPatch, **detail) == []
+    assert messages(NotesByMethod, **detail) == ["authzguard.E036"]
+    assert messages(NotesMisspelt, **detail) == ["authzguard.E037"]
+    # A view that is no viewset keys by method: action names are never read there.
+    assert messages(ByActionName) == ["authzguard.E037", "authzguard.E037"]
     assert messages(NotesOneAction, **detail) == ["authzguard.E030"]
     assert messages(NotesOneAction, captured=(), get="list") == []

@@ -123,11 +123,11 @@ def test_drf_viewset_actions(alice: User, bob: User, carol: User) -> None:
     put = json.dumps({"title": "New"})
     assert signed_in(carol).put(url, put, "application/json").status_code == 403
     assert signed_in(alice).put(url, put, "application/json").status_code == 200
-    # Viewset actions without an authz action are refused (405, as a method no action
-    # accepts), never allowed by omission; so is PATCH, which no note action declares.
+    # Methods the viewset leaves out are refused (405), never allowed by omission: PATCH,
+    # which no note action declares, and DELETE, which it does not serve; no list route.
     assert signed_in(alice).patch(url, put, "application/json").status_code == 405
     assert signed_in(alice).delete(url).status_code == 405
-    assert signed_in(carol).get("/api/notes/").status_code == 405
+    assert signed_in(carol).get("/api/notes/").status_code == 404
     assert Note.objects.get(pk=note.pk).title == "New"
 
 

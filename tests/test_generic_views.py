@@ -256,9 +256,12 @@ def test_list_views_are_decided_without_an_object(
     assert status(invoices) == {"finance": 200, "anonymous": "login"}.get(who, 403)
     if who == "finance":
         assert b"<li>120.00</li>" in invoices.content
-    # The owners' list rule reads the object: without list filtering (issue 12.4) nobody
-    # may list, rather than everyone seeing every project.
-    assert status(client.get("/projects/")) == ("login" if who == "anonymous" else 403)
+    # The owners' list rule reads the object: the list is filtered by it (issue 12.4), so
+    # the owner sees Apollo, everyone else signed in an empty list.
+    projects = client.get("/projects/")
+    assert status(projects) == ("login" if who == "anonymous" else 200)
+    if who != "anonymous":
+        assert (b"<li>Apollo</li>" in projects.content) == (who == "owner")
 
 
 # -- creating against the parent --------------------------------------------------------------

@@ -17,7 +17,9 @@ PUBLIC = {
     "authorize": "authzguard.decorators",
     "authz_exempt": "authzguard.decorators",
     "AuthorizeMixin": "authzguard.mixins",
+    "AuthorizedListMixin": "authzguard.list_views",
     "Authorization": "authzguard.guard",
+    "filter_queryset": "authzguard.filtering",
     "decide": "authzguard",
     "reload_policy": "authzguard.runtime",
 }

@@ -52,6 +52,8 @@ def test_each_setting_is_read_when_used(prop: str) -> None:
         new = not default
     elif kind == "int":
         new = int(default) + 7  # type: ignore[call-overload]
+    elif kind == "float":
+        new = float(default) + 7  # type: ignore[arg-type]
     elif kind.startswith("list"):
         new = ["PUT"] if prop == "STATE_CHANGING_METHODS" else ["x.yaml"]
     else:

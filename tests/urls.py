@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from authzguard.views import status as authzguard_status
 from tests.testapp import drf_views, views
 
 router = SimpleRouter()
@@ -33,5 +34,6 @@ urlpatterns = [
     path("notes/edit/", views.NoteEditDispatch.as_view(), name="note-edit-dispatch"),
     path("public/", views.public, name="public"),
     path("unbound/", views.unbound, name="unbound"),
+    path("authzguard/status/", authzguard_status, name="authzguard-status"),
 ]
 urlpatterns += router.urls

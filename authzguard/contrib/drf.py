@@ -24,24 +24,28 @@ The contract (``docs/views.md``):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
+from django.db import router
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, QueryDict
 from rest_framework import exceptions
+from rest_framework.filters import BaseFilterBackend
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSetMixin
 
 from authzguard import denial
 from authzguard.conf import settings
 from authzguard.decorators import make_binding
 from authzguard.enforcement import record_outcome
+from authzguard.exceptions import ParameterError
 from authzguard.guard import Binding, Outcome, evaluate
 from authzguard.parameters import clean_value
 from authzguard.policy.model import ResourceKind, TargetSpec
@@ -74,15 +78,48 @@ def lookup_model_field(view: Any) -> str:
     return str(getattr(view, "lookup_field", None) or "pk")
 
 
-def declared_action(view: Any, method: str, viewset_action: str | None) -> object:
-    """The authz action ``view`` maps a request to (``None``: it maps none)."""
+def is_viewset(view: Any) -> bool:
+    """Whether ``view`` (an instance or a class) is a DRF viewset."""
+    view_class = view if isinstance(view, type) else type(view)
+    return issubclass(view_class, ViewSetMixin)
+
+
+def declared_action(
+    view: Any, method: str, viewset_action: str | None, *, viewset: bool = False
+) -> object:
+    """The authz action ``view`` maps a request to (``None``: it maps none).
+
+    A viewset's ``authz_actions`` is keyed by viewset action (``list``, ``retrieve``,
+    an ``@action``'s name): its HTTP-method keys are never read (``authzguard.E036``),
+    since one method serves several actions (GET: ``list`` and ``retrieve``). Other
+    views key it by HTTP method; HEAD follows GET.
+    """
     actions: Mapping[str, object] | None = getattr(view, "authz_actions", None)
     if actions is None:
         return getattr(view, "authz_action", None)
-    found = actions.get(viewset_action or "") or actions.get(method)
+    if viewset:
+        return actions.get(viewset_action) if viewset_action else None
+    found = actions.get(method)
     if found is None and method == "HEAD":
         found = actions.get("GET")  # HEAD runs the GET handler
     return found
+
+
+def creates_under_parent(
+    view: Any, method: str, viewset_action: str | None, kwargs: Collection[str]
+) -> bool:
+    """Whether the request creates an object that ``authz_parent`` names the parent of:
+    a viewset's ``create``, or a POST without the lookup kwarg on another view."""
+    if getattr(view, "authz_parent", None) is None:
+        return False
+    if is_viewset(view):
+        return viewset_action == "create"
+    return method == "POST" and lookup_kwarg(view) not in kwargs
+
+
+def parent_resource(view: Any) -> str:
+    """The parent's kind: ``authz_parent_resource``, by default the parameter's name."""
+    return str(getattr(view, "authz_parent_resource", None) or getattr(view, "authz_parent", ""))
 
 
 def ignored_kwargs(view: Any) -> frozenset[str]:
@@ -147,9 +184,16 @@ class Undecidable(Exception):
     """The request names something no decision could be taken on: refused."""
 
 
-def view_binding(view: Any, resource: str, action: str, kwargs: Mapping[str, Any]) -> Binding:
-    """The binding a request with URL ``kwargs`` is decided by (``ValueError`` if misdeclared)."""
+def view_binding(
+    view: Any, resource: str, action: str, kwargs: Mapping[str, Any], *, parent: bool = False
+) -> Binding:
+    """The binding a request with URL ``kwargs`` is decided by (``ValueError`` if misdeclared).
+
+    ``parent``: the request creates under ``authz_parent``, so the body names the target.
+    """
     target = getattr(view, "authz_target", None)
+    if parent:
+        return _parent_binding(view, action, kwargs)
     if target is not None:
         custom = (
             target,
@@ -168,6 +212,60 @@ def view_binding(view: Any, resource: str, action: str, kwargs: Mapping[str, Any
             f"the URL captures {', '.join(others)} but not the lookup kwarg {param!r}"
         )
     return _binding(resource, action, None, None)
+
+
+def _parent_binding(view: Any, action: str, kwargs: Mapping[str, Any]) -> Binding:
+    name = getattr(view, "authz_parent", None)
+    if getattr(view, "authz_target", None) is not None:
+        raise ValueError("set authz_target or authz_parent, not both")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"authz_parent must be a parameter name, not {name!r}")
+    others = sorted(set(kwargs) - ignored_kwargs(view))
+    if others:
+        raise Undecidable(f"the URL captures {', '.join(others)}, but the parent is {name!r}")
+    field = getattr(view, "authz_field", "pk")
+    return _binding(parent_resource(view), action, (name, "body", None, field), None)
+
+
+def _data_parser(request: Request) -> TargetParser:
+    """Read the parent as the serializer will: from ``request.data``, DRF's parsed body.
+
+    The same validation as any target (400 when missing, repeated or malformed); a body
+    DRF cannot parse is a 400 as well.
+    """
+
+    def parse(
+        http_request: HttpRequest,
+        spec: TargetSpec,
+        kind: ResourceKind | None,
+        view_kwargs: Mapping[str, Any],
+        plan: TargetPlan | None,
+    ) -> TargetQuery:
+        param = spec.param or ""
+        plan = plan if plan is not None else plan_target(spec, kind)
+        try:
+            data = request.data
+        except exceptions.APIException as exc:
+            raise ParameterError(f"the request body cannot be read: {exc}", param) from None
+        if not isinstance(data, Mapping):
+            raise ParameterError("the request body is not an object", param)
+        if isinstance(data, QueryDict):
+            values: list[object] = list(data.getlist(param))
+        else:
+            values = [data[param]] if param in data else []
+        # Named in the query string as well: which one counts would be a guess.
+        values.extend(http_request.GET.getlist(param))
+        if not values:
+            raise ParameterError(f"missing parameter {param!r}", param)
+        if len(values) > 1:
+            raise ParameterError(f"parameter {param!r} is given {len(values)} times", param)
+        using = router.db_for_read(plan.model)
+        value = clean_value(
+            values[0], plan.field, max_length=spec.max_length, parameter=param, using=using
+        )
+        return TargetQuery(plan.model, spec.field, value, param, "body", using, plan.related)
+
+    return parse
 
 
 def _kwarg_parser(view: APIView) -> TargetParser:
@@ -228,22 +326,31 @@ def decide(request: Request, view: APIView) -> Outcome:
         return _refused(
             request, name, resource, f"no handler for {method}", method_not_allowed=True
         )
-    action = declared_action(view, method, viewset_action)
+    action = declared_action(view, method, viewset_action, viewset=is_viewset(view))
     if action is None:
         reason = f"the view maps no authz action to {name} ({method})"
         return _refused(request, name, resource, reason, method_not_allowed=True)
     if not resource or not isinstance(action, str) or not action:
         return _refused(request, name, resource, "the view's authz declaration is incomplete")
+    parent = creates_under_parent(view, method, viewset_action, view.kwargs)
     try:
-        binding = view_binding(view, resource, action, view.kwargs)
+        binding = view_binding(view, resource, action, view.kwargs, parent=parent)
     except Undecidable as exc:
         return _refused(request, action, resource, str(exc))
     except Exception as exc:  # a misdeclared view is refused (authzguard.E034 at start-up)
         logger.exception("authzguard refused %s: its declaration is invalid", request.path)
         return _refused(request, action, resource, f"invalid declaration: {exc}")
+    if binding.target is None and filters_lists(view) and is_list_request(view):
+        # The list shows only what the policy allows: it runs for whoever may see some.
+        binding = replace(binding, listing=True)
     custom = getattr(view, "authz_target", None) is not None
-    # A declared authz_target is read like @authorize's; a detail kwarg like get_object().
-    parser = parse_target if custom or binding.target is None else _kwarg_parser(view)
+    # A declared authz_target is read like @authorize's; a detail kwarg like get_object();
+    # a parent like the serializer reads it.
+    parser: TargetParser = parse_target
+    if parent:
+        parser = _data_parser(request)
+    elif not custom and binding.target is not None:
+        parser = _kwarg_parser(view)
     return evaluate(request._request, binding, view.kwargs, user=request.user, parser=parser)
 
 
@@ -325,3 +432,66 @@ class AuthzGuardPermission(BasePermission):
         if settings.HIDE_EXISTENCE:
             raise _not_found(view, obj)
         return False
+
+
+class AuthorizedObjectMixin:
+    """``get_object()`` returns the object the permission authorized: no second query.
+
+    Put it before DRF's generic view or viewset. The object was looked up in the view's
+    ``get_queryset()`` by its lookup kwarg (``filter_queryset()`` is not applied to it);
+    ``check_object_permissions()`` still runs. Anything else (no authorized object of
+    the queryset's model for this request) is DRF's own lookup.
+    """
+
+    request: Request
+    kwargs: dict[str, Any]
+
+    def get_object(self) -> Any:
+        authz = getattr(self.request, "authz", None)
+        target = authz.target if authz is not None and authz.allowed else None
+        queryset = getattr(self, "queryset", None)
+        model = getattr(queryset, "model", None)
+        if (
+            target is not None
+            and lookup_kwarg(self) in self.kwargs
+            and getattr(self, "authz_target", None) is None
+            and (model is None or isinstance(target, model))
+        ):
+            self.check_object_permissions(self.request, target)  # type: ignore[attr-defined]
+            return target
+        return super().get_object()  # type: ignore[misc]
+
+
+def filters_lists(view: Any) -> bool:
+    """Whether the view narrows its lists with :class:`AuthzGuardFilterBackend`."""
+    return any(
+        isinstance(backend, type) and issubclass(backend, AuthzGuardFilterBackend)
+        for backend in getattr(view, "filter_backends", ())
+    )
+
+
+def is_list_request(view: Any) -> bool:
+    """A viewset's ``list``, or a GET on another view without the lookup kwarg."""
+    if hasattr(view, "action"):  # a viewset: only ``list`` lists
+        return getattr(view, "action", None) == "list"
+    return lookup_kwarg(view) not in (getattr(view, "kwargs", None) or {})
+
+
+class AuthzGuardFilterBackend(BaseFilterBackend):
+    """Narrow ``list`` to the objects the policy allows (``authzguard.filter_queryset``).
+
+    Detail actions are left alone: their object keeps its own decision (403 or 404).
+    The policy action is the one the view maps ``list`` (or the GET) to.
+    """
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
+        if not is_list_request(view):
+            return queryset
+        from authzguard.filtering import filter_queryset
+
+        viewset_action = getattr(view, "action", None)
+        action = declared_action(view, request.method or "GET", viewset_action)
+        resource = getattr(view, "authz_resource", None)
+        if not isinstance(action, str) or not isinstance(resource, str):
+            return queryset.none()  # misdeclared (a system check says so): show nothing
+        return filter_queryset(request, action, queryset, kind=resource)

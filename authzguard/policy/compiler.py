@@ -226,6 +226,19 @@ class CompiledPolicy:
         names = self._allow_subjects.get((kind, action))
         return names is not None and not names.isdisjoint(self.effective_roles(subject))
 
+    def applicable_rules(
+        self, subject: Subject, action: str, kind: str
+    ) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+        """The deny and the allow rules that apply to ``subject`` on ``action`` over
+        ``kind``, each in policy order: the rules ``decide`` evaluates, from its index."""
+        bucket = self._buckets.get((kind, action))
+        if bucket is None:
+            return (), ()
+        held = self._held(subject)
+        denies = bucket.denies.applicable(subject.authenticated, held)
+        allows = bucket.allows.applicable(subject.authenticated, held)
+        return tuple(c.rule for c in denies), tuple(c.rule for c in allows)
+
     def groups_matter(self, kind: str, action: str) -> bool:
         """Whether Django group membership can change any decision on ``action`` over ``kind``."""
         return (kind, action) in self._group_pairs

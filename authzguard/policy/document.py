@@ -214,7 +214,11 @@ class DocumentReader(Reader):
             spec = self.mapping(body, f"action {name!r}")
             if spec is None:
                 continue
-            self.keys(spec, f"action {name!r}", ("safe", "methods", "destructive", "description"))
+            self.keys(
+                spec,
+                f"action {name!r}",
+                ("safe", "methods", "destructive", "filterable", "description"),
+            )
             safe = name in DEFAULT_SAFE_ACTIONS
             if (s := spec.get("safe")) is not None:
                 safe = bool(self.boolean(s, f"action {name!r} safe"))
@@ -224,8 +228,11 @@ class DocumentReader(Reader):
             methods = None
             if (m := spec.get("methods")) is not None:
                 methods = self._methods(m, name, safe)
+            filterable = False
+            if (f := spec.get("filterable")) is not None:
+                filterable = bool(self.boolean(f, f"action {name!r} filterable"))
             out[name] = Action(
-                name, safe, methods, destructive, self._description(spec), position(key)
+                name, safe, methods, destructive, self._description(spec), position(key), filterable
             )
         return out
 

@@ -93,6 +93,9 @@ class Action:
     destructive: bool = False
     description: str = ""
     position: Position = NOWHERE
+    #: Lists of this action are filtered by the policy (``filterable: true``): every
+    #: condition on it must compile to SQL, checked at start-up.
+    filterable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

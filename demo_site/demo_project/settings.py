@@ -13,6 +13,10 @@ Redis-backed sessions without editing a file:
 - ``DJANGO_SECRET_KEY``: when unset, a random key is generated once and kept in
   ``demo_site/.secret_key`` (git-ignored) so sessions survive a restart.
 - ``DEMO_INSECURE``: ``1`` mounts the original, unprotected views under ``/insecure/``.
+- ``DEMO_POLICY_PATH``: the policy file (default: ``policies/demo.yaml``); a copy
+  elsewhere can be edited under a running server.
+- ``AUTHZGUARD_RELOAD``, ``AUTHZGUARD_RELOAD_INTERVAL``, ``AUTHZGUARD_RELOAD_NOTIFY``:
+  policy reload (docs/operations.md; default off); notify ``redis`` uses ``REDIS_URL``.
 - ``DJANGO_PASSWORD_HASHERS``: comma-separated hasher paths (default: Django's); the
   tests use a fast one so that dozens of sign-ins take no time.
 """
@@ -161,7 +165,14 @@ TIME_ZONE = "UTC"
 
 # The policy the demo enforces, and the strict mode a security team would run:
 # a view with neither a binding nor an exemption is refused.
-AUTHZGUARD_POLICY_PATHS = [REPO_ROOT / "policies" / "demo.yaml"]
+AUTHZGUARD_POLICY_PATHS = [
+    Path(os.environ.get("DEMO_POLICY_PATH") or REPO_ROOT / "policies" / "demo.yaml")
+]
+# Policy reload across workers (docs/operations.md): off unless the environment says so.
+AUTHZGUARD_RELOAD = os.environ.get("AUTHZGUARD_RELOAD") or "off"
+AUTHZGUARD_RELOAD_INTERVAL = float(os.environ.get("AUTHZGUARD_RELOAD_INTERVAL") or 2.0)
+AUTHZGUARD_RELOAD_NOTIFY = os.environ.get("AUTHZGUARD_RELOAD_NOTIFY") or None
+AUTHZGUARD_REDIS_URL = REDIS_URL or None
 AUTHZGUARD_DENY_BY_DEFAULT = True
 # The insecure views are exempted by configuration, not by editing their code:
 # they stay byte-for-byte the views that had the flaws.

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
 from authzguard.sessions.views import LoginView
+from authzguard.views import status as authzguard_status
 from demo_app import views
 
 handler400 = "demo_app.views.bad_request"
@@ -23,6 +24,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sessions/end-one/", views.end_one_session, name="end-one-session"),
     path("users/", views.user_list, name="user-list"),
     path("users/delete/", views.delete_user, name="delete-user"),
+    # Staff only: which policy version every worker runs (docs/operations.md).
+    path("authzguard/status/", authzguard_status, name="authzguard-status"),
 ]
 
 if settings.DEMO_INSECURE:

@@ -10,7 +10,7 @@ from django.urls import reverse_lazy
 from django.views import View
 from django.views.generic import CreateView, DeleteView, DetailView, FormView, ListView, UpdateView
 
-from authzguard import AuthorizeMixin
+from authzguard import AuthorizedListMixin, AuthorizeMixin
 from tests.projectapp.models import Invoice, Project
 
 
@@ -78,9 +78,7 @@ class ProjectArchive(AuthorizeMixin, FormView):  # type: ignore[type-arg]
         return super().form_valid(form)
 
 
-class ProjectList(AuthorizeMixin, ListView):  # type: ignore[type-arg]
-    """Decided without an object: the owners' conditional rule cannot allow it yet."""
-
+class ProjectList(AuthorizedListMixin, ListView):  # type: ignore[type-arg]
     model = Project
     authz_action = "list"
     authz_resource = "project"

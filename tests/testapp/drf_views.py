@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import User
-from rest_framework import generics, serializers, viewsets
+from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -65,9 +65,14 @@ class NoteSerializer(serializers.ModelSerializer[Note]):
         fields = ["id", "title"]
 
 
-class NoteViewSet(_Base, viewsets.ModelViewSet):  # type: ignore[misc]
+class NoteViewSet(  # type: ignore[misc]
+    _Base, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
+):
+    """Retrieve and replace only: the router gives it no list route and no DELETE."""
+
     queryset = Note.objects.all()
     serializer_class = NoteSerializer
     authz_resource = "note"
-    # PUT only: "replace" declares it; no note action declares PATCH.
+    # PUT only: "replace" declares it; no note action declares PATCH, so PATCH is left out.
+    http_method_names = ["get", "put", "head", "options"]
     authz_actions = {"retrieve": "read", "update": "replace"}
