@@ -172,14 +172,18 @@ class Site:
                 self.process.kill()
                 self.process.wait()
 
-    def deploy(self, text: str) -> float:
-        """Write the policy (write, then rename) and announce it; the time it was written."""
+    def deploy(self, text: str) -> tuple[float, float]:
+        """Write the policy (write, then rename) and announce it: when each was done."""
         write_atomically(self.policy, text)
         written = time.monotonic()
         if self.reload != "off":
             # Refused (exit 1) for the garbage: nothing is announced, the workers keep theirs.
             self.manage("authzguard_reload", check=False)
-        return written
+        return written, time.monotonic()
+
+    @property
+    def mode(self) -> str:
+        return f"{self.reload}, notify {self.notify}" if self.notify else self.reload
 
 
 class Run:
@@ -212,7 +216,7 @@ class Run:
         finally:
             self.redis.stop()
             self.pg.destroy()
-        return Result(self.tally, self.convergence, site.reload, self.final,
+        return Result(self.tally, self.convergence, site.mode, self.final,
                       time.monotonic() - started)  # fmt: skip
 
     # -- the load ---------------------------------------------------------------------------
@@ -273,7 +277,7 @@ class Run:
             if site.reload != "off":
                 text_b = edited(text_a, EDIT_RULE)
                 version_b = self._prepare_version(oracle, text_b)
-                self._converge("policy edit", site, load, version_b, site.deploy(text_b))
+                self._converge("policy edit", site, load, version_b, *site.deploy(text_b))
             until(0.3)
             self._fault("PostgreSQL restart", load, self._restart_postgres, purges=True)
             until(0.5)
@@ -281,6 +285,7 @@ class Run:
             until(0.7)
             self._policy_garbage(site, load, oracle, text_a)
             until(1.0)
+            advance(round(d) - done)
 
     def _prepare_version(self, oracle: Oracle, text: str) -> str:
         path = self.workdir / "versions" / f"v{len(oracle.policies)}.yaml"
@@ -288,8 +293,11 @@ class Run:
         path.write_text(text)
         return oracle.add(path)
 
-    def _converge(self, name: str, site: Site, load: Load, version: str, since: float) -> None:
-        """Wait until every worker has answered under ``version``; record the latency."""
+    def _converge(self, name: str, site: Site, load: Load, version: str, written: float,
+                  published: float) -> None:  # fmt: skip
+        """Wait until every worker has answered under ``version``; record the latencies
+        from the file's rename and from the end of ``authzguard_reload`` (the notify)."""
+        since = written
         workers = {w for (w, _) in self.tally.first_seen if w != "?"}
         deadline = since + 30 + 3 * self.options.reload_interval
         latency: float | None = None
@@ -299,7 +307,11 @@ class Run:
                 latency = max(0.0, max(s for s in seen if s is not None) - since)
                 break
             time.sleep(0.05)
-        self.convergence[name] = latency
+        self.convergence[f"{name}, from the rename"] = latency
+        if site.notify:
+            # Negative: every worker had it before `authzguard_reload` (a process start) ended.
+            after = None if latency is None else since + latency - published
+            self.convergence[f"{name}, after authzguard_reload ended"] = after
         if latency is None:
             self.tally.error("no convergence", f"{name}: not every worker took {version[:12]}")
 
@@ -354,11 +366,11 @@ class Run:
         time.sleep(3 * self.options.reload_interval + 1)
         text_c = edited(text_a, REPAIR_RULE)
         version_c = self._prepare_version(oracle, text_c)
-        written = site.deploy(text_c)
+        written, published = site.deploy(text_c)
         window.end = written
         if site.reload != "off":
-            self._converge("policy repaired", site, load, version_c, written)
-            window.recovery = self.convergence["policy repaired"]
+            self._converge("policy repaired", site, load, version_c, written, published)
+            window.recovery = self.convergence["policy repaired, from the rename"]
         # Not a fault window: a broken file must cost no request a 503 or a denial.
         self.tally.silent_faults.append(window)
 
