@@ -145,7 +145,8 @@ def _drf_list(view_class: Any, actions: Any) -> tuple[str, str] | None:
         return None
     if actions is not None and actions.get("get") != "list":
         return None  # a viewset's detail routes: nothing is narrowed there
-    action = declared_action(view_class, "GET", "list" if actions is not None else None)
+    viewset = actions is not None
+    action = declared_action(view_class, "GET", "list" if viewset else None, viewset=viewset)
     resource = getattr(view_class, "authz_resource", None)
     if isinstance(action, str) and isinstance(resource, str):
         return resource, action

@@ -202,9 +202,12 @@ def _ids(messages: list[Any]) -> list[tuple[str, str]]:
 
 @pytest.mark.urls("tests.filterapp.export_urls")
 def test_a_filtered_view_whose_rule_cannot_become_sql_is_a_startup_error() -> None:
-    found = _ids(check_filtering())
-    assert [i for i, _ in found] == ["authzguard.E071"], found
-    assert "row-export" in found[0][1] and "'export-shouting'" in found[0][1]
+    """The list page, and the viewset whose filter backend narrows ``list`` (regression:
+    a viewset's actions were looked up by HTTP method, so its list went unchecked)."""
+    found = sorted(_ids(check_filtering()))
+    assert [i for i, _ in found] == ["authzguard.E071", "authzguard.E071"], found
+    assert "api-row-export-list" in found[0][1] and "row-export" in found[1][1]
+    assert all("'export-shouting'" in message for _, message in found)
 
 
 @pytest.mark.urls("tests.filterapp.export_urls")

@@ -475,7 +475,9 @@ class AuthzGuardFilterBackend(BaseFilterBackend):
         from authzguard.filtering import filter_queryset
 
         viewset_action = getattr(view, "action", None)
-        action = declared_action(view, request.method or "GET", viewset_action)
+        action = declared_action(
+            view, request.method or "GET", viewset_action, viewset=is_viewset(view)
+        )
         resource = getattr(view, "authz_resource", None)
         if not isinstance(action, str) or not isinstance(resource, str):
             return queryset.none()  # misdeclared (a system check says so): show nothing
