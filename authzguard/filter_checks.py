@@ -1,9 +1,10 @@
 """System checks for list filtering: ids ``authzguard.E070`` - ``E079``.
 
 Attribute types against their columns (for every kind with a model), and, for every
-(kind, action) pair a list is filtered by (an ``AuthorizedListMixin`` view, a DRF view
-with ``AuthzGuardFilterBackend``, an action marked ``filterable: true``), every rule
-condition that cannot become SQL, named by rule.
+(kind, action) pair a list is filtered by (an ``AuthorizedListMixin`` view, a create
+form's parent choices, a DRF view with ``AuthzGuardFilterBackend``, an admin with
+``AuthzGuardAdminMixin``, an action marked ``filterable: true``), every rule condition
+that cannot become SQL, named by rule.
 """
 
 from __future__ import annotations
@@ -117,9 +118,11 @@ def filtered_pairs(policy: Policy) -> Iterator[tuple[str, str, str, type[models.
         except ValueError:
             declared = None  # authzguard.E012
         if declared is not None:
-            model = _view_model(view_class)
             for binding in declared.bindings():
                 if binding.listing:
+                    # A create form's parent choices are of the parent's kind's model.
+                    choices = binding is declared.choices
+                    model = None if choices else _view_model(view_class)
                     yield view.view_name, binding.resource, binding.action, model
         drf_view = getattr(view.callback, "cls", None)
         if drf_view is not None:
