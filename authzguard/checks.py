@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils.module_loading import import_string
 
+from authzguard.attribute_checks import ATTRIBUTE_MESSAGES, attribute_messages
 from authzguard.conf import settings
 from authzguard.exceptions import PolicyError
 from authzguard.guard import Binding, allowed_methods
@@ -144,14 +145,8 @@ MESSAGES: Sequence[tuple[str, type[Error] | type[Warning], str, str]] = (
         "{view}: the view's declaration is incomplete ({problem}).",
         "Set authz_action and authz_resource on the AuthorizeMixin subclass.",
     ),
-    (
-        "authzguard.W004",
-        Warning,
-        "Resource kind {kind!r}: attribute {attribute!r} reads {field!r}, which {model} "
-        "does not have; conditions reading it will always deny.",
-        "Point the attribute's field: at a field or relation of the model (pk, owner.pk).",
-    ),
 )
+MESSAGES = (*MESSAGES, *ATTRIBUTE_MESSAGES)
 _BY_ID = {check_id: (level, message, hint) for check_id, level, message, hint in MESSAGES}
 
 
@@ -258,32 +253,18 @@ def binding_messages(view: str, binding: Binding, policy: Policy) -> list[CheckM
 
 
 def _attribute_messages(policy: Policy) -> list[CheckMessage]:
-    from authzguard.resolvers import attribute_path_exists
-
     messages: list[CheckMessage] = []
     for kind in policy.resources.values():
         if not kind.model:
             continue
         try:
-            model = get_model(kind.model)
+            get_model(kind.model)
         except LookupError as exc:
             messages.append(
                 _message("authzguard.E005", kind.name, view=kind.name, kind=kind.name, problem=exc)
             )
             continue
-        for attribute in kind.attributes.values():
-            path = attribute.field or attribute.name
-            if not attribute_path_exists(model, path):
-                messages.append(
-                    _message(
-                        "authzguard.W004",
-                        kind.name,
-                        kind=kind.name,
-                        attribute=attribute.name,
-                        field=path,
-                        model=model._meta.label,
-                    )
-                )
+        messages.extend(attribute_messages(kind))
     return messages
 
 

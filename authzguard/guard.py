@@ -34,6 +34,7 @@ from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationEr
 from django.http import Http404, HttpRequest
 
 from authzguard import audit, runtime
+from authzguard.attributes import AttributePlan, plan_attributes
 from authzguard.audit_record import decision_record
 from authzguard.conf import settings
 from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
@@ -56,7 +57,6 @@ from authzguard.resolvers import (
     fetch_target,
     parse_target,
     plan_target,
-    resource_attributes,
 )
 from authzguard.subjects import facts_for, subject_for
 
@@ -195,6 +195,7 @@ class _Prepared:
     #: :func:`parse_target` raises the error where it would without a plan: an unknown
     #: model before the parameter is read, an unknown field after its 400s).
     target: TargetPlan | None
+    attributes: AttributePlan
 
 
 def _prepare(policy: CompiledPolicy, binding: Binding) -> _Prepared:
@@ -208,7 +209,7 @@ def _prepare(policy: CompiledPolicy, binding: Binding) -> _Prepared:
             plan = plan_target(spec, kind)
         except Exception:  # misdeclared: parse_target raises it again, in its own order
             plan = None
-    return _Prepared(kind, methods, plan)
+    return _Prepared(kind, methods, plan, plan_attributes(policy.policy, kind, binding.action))
 
 
 #: Preparations kept per policy. A view declares one binding and a ``routes:`` entry has
@@ -322,7 +323,7 @@ def _run_steps(ev: _Evaluation) -> None:
         ev.outcome.status = "allow"
         return
     target = _resolve(ev, prepared, query)
-    _decide(ev, ev.policy, subject, _attributes(ev, prepared.kind, target))
+    _decide(ev, ev.policy, subject, _attributes(ev, prepared.attributes, target))
 
 
 def _method_accepted(ev: _Evaluation, prepared: _Prepared) -> bool:
@@ -385,26 +386,33 @@ def _could_allow(
 def _resolve(
     ev: _Evaluation, prepared: _Prepared, query: TargetQuery | None
 ) -> ResolvedTarget | None:
-    """The target: looked up (404 if none, 400 if several), or a custom resolver's."""
-    if query is not None:
-        ev.outcome.looked_up = True
-        return fetch_target(query, prepared.kind)
-    if _is_custom(ev.binding):
-        ev.outcome.looked_up = True
-        spec = ev.binding.target or TargetSpec()
-        return call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+    """The target: looked up (404 if none, 400 if several), or a custom resolver's.
+
+    With existence hidden, a missing object costs the queries of its to-many attributes.
+    """
+    ev.outcome.looked_up = query is not None or _is_custom(ev.binding)
+    try:
+        if query is not None:
+            return fetch_target(query, prepared.kind)
+        if _is_custom(ev.binding):
+            spec = ev.binding.target or TargetSpec()
+            return call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+    except (TargetNotFound, Http404):
+        if settings.HIDE_EXISTENCE:
+            prepared.attributes.read_nothing()
+        raise
     return None
 
 
 def _attributes(
-    ev: _Evaluation, kind: ResourceKind, target: ResolvedTarget | None
+    ev: _Evaluation, plan: AttributePlan, target: ResolvedTarget | None
 ) -> Mapping[str, object]:
     if target is None:
         return _NO_ATTRIBUTES
     authz = ev.authz
     authz.target, authz.target_id = target.obj, target.target_id
     authz.parameter, authz.source = target.parameter, target.source
-    authz.attributes = resource_attributes(target.obj, kind)
+    authz.attributes = plan.read(target.obj)
     return authz.attributes
 
 

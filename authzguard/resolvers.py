@@ -11,7 +11,7 @@ along their attribute paths (``owner.pk``, ``owner__email``), walked by :func:`p
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models, router
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.db.models.query_utils import DeferredAttribute
 from django.http import HttpRequest
@@ -96,7 +96,9 @@ def path_steps(model: type[models.Model], path: str) -> tuple[PathStep, ...]:
     """The steps of an attribute path through ``model``'s fields, part by part.
 
     The walk follows forward single-valued relations; it ends at the last part, or early
-    after a part that names no field or a field that leads to no single related model.
+    after a part that names no field or a field that leads to no single related model
+    (a to-many relation: many-to-many, or a reverse foreign key or many-to-many, named by
+    its query name ``invoice`` or its accessor ``invoice_set``).
     """
     steps = []
     current = model
@@ -104,7 +106,7 @@ def path_steps(model: type[models.Model], path: str) -> tuple[PathStep, ...]:
         try:
             field: Any = current._meta.pk if part == "pk" else current._meta.get_field(part)
         except FieldDoesNotExist:
-            field = None
+            field = _reverse_accessor(current, part)
         steps.append(PathStep(part, current, field))
         related = getattr(field, "related_model", None)
         single = field is not None and (field.many_to_one or field.one_to_one)
@@ -112,6 +114,41 @@ def path_steps(model: type[models.Model], path: str) -> tuple[PathStep, ...]:
             break
         current = related
     return tuple(steps)
+
+
+def _reverse_accessor(model: type[models.Model], part: str) -> Any:
+    """The reverse relation whose accessor is ``part`` (``invoice_set``), if any."""
+    for relation in model._meta.related_objects:
+        if relation.get_accessor_name() == part:
+            return relation
+    return None
+
+
+def to_many_lookup(model: type[models.Model], path: str) -> str | None:
+    """The ORM lookup (``team``, ``project__team``) of a path that ends on a to-many
+    relation after forward single-valued ones only; ``None`` for any other path."""
+    steps = path_steps(model, path)
+    if len(steps) != len(path_parts(path)) or not is_to_many(steps[-1].field):
+        return None
+    return "__".join(step.part if step.part == "pk" else step.field.name for step in steps)
+
+
+def is_to_many(field: Any) -> bool:
+    """Whether ``field`` is a to-many relation (forward or reverse)."""
+    return bool(field is not None and (field.many_to_many or field.one_to_many))
+
+
+def read_to_many(
+    model: type[models.Model], lookup: str, pk: object, using: str | None = None
+) -> list[object]:
+    """The keys a to-many ``lookup`` holds for the object ``pk`` of ``model``, in one query.
+
+    ``pk=None`` matches nothing, in a query of the same shape: what a missing object costs.
+    """
+    manager = model._base_manager.db_manager(using or router.db_for_read(model))
+    # F() orders by the key itself, never by the related model's Meta.ordering.
+    rows = manager.filter(pk=pk).order_by(F(lookup)).values_list(lookup, flat=True)
+    return [key for key in rows if key is not None]  # None: the outer join found no row
 
 
 def _joins(model: type[models.Model], path: str) -> str:
@@ -128,7 +165,9 @@ def _select_related(model: type[models.Model], kind: ResourceKind | None) -> lis
     """Forward relations that the kind's attribute paths cross: joined, not queried later."""
     if kind is None:
         return []
-    joins = (_joins(model, a.field or a.name) for a in kind.attributes.values())
+    paths = (a.field or a.name for a in kind.attributes.values())
+    # A to-many attribute has a query of its own (read_to_many): nothing to join for it.
+    joins = (_joins(model, path) for path in paths if to_many_lookup(model, path) is None)
     return [join for join in joins if join]
 
 
@@ -281,14 +320,48 @@ def attribute_reader(cls: type, path: str) -> AttributeReader:
     A model's primary key or one of its plain concrete fields is read as the instance
     attribute itself, and so is a foreign key's primary key (``owner``, ``owner.pk``:
     the ``owner_id`` column, see :func:`_foreign_key_reader`); any other path goes
-    through ``read_attribute``.
+    through ``read_attribute``, except a to-many relation (``team``, ``project.team``),
+    read as the list of its keys in one query (:func:`read_to_many`), and a path across
+    joined relations that ends on a foreign key (``project.owner``), read from its column
+    (``project.owner_id``) rather than by loading the related object.
     """
     if isinstance(cls, type) and issubclass(cls, models.Model):
         steps = path_steps(cls, path)
         reader = _plain_field_reader(cls, path, steps) or _foreign_key_reader(cls, path, steps)
         if reader is not None:
             return reader
+        lookup = to_many_lookup(cls, path)
+        if lookup is not None:
+            model: type[models.Model] = cls
+            return lambda obj: read_to_many(
+                model, lookup, getattr(obj, "pk", None), router.db_for_read(model, instance=obj)
+            )
+        column = _deep_foreign_key_column(cls, path, steps)
+        if column is not None:
+            return lambda obj: read_attribute(obj, column)
     return lambda obj: read_attribute(obj, path)
+
+
+def _deep_foreign_key_column(
+    cls: type[models.Model], path: str, steps: tuple[PathStep, ...]
+) -> str | None:
+    """``project.owner_id`` for ``project.owner``: relations served by Django's own
+    descriptors, the last a foreign key to its model's primary key."""
+    parts = path_parts(path)
+    if len(parts) < 2 or len(steps) != len(parts):
+        return None
+    for step in steps[:-1]:
+        if not isinstance(getattr(step.model, step.part, None), ForwardManyToOneDescriptor):
+            return None
+    last = steps[-1]
+    if not isinstance(last.field, models.ForeignKey) or last.part != last.field.name:
+        return None
+    related_pk = getattr(last.field.related_model, "_meta", None)
+    if related_pk is None or last.field.target_field is not related_pk.pk:
+        return None
+    if not isinstance(getattr(last.model, last.field.attname, None), DeferredAttribute):
+        return None
+    return ".".join((*parts[:-1], last.field.attname))
 
 
 def _plain_field_reader(
@@ -358,8 +431,13 @@ def _foreign_key_reader(
     return column
 
 
-def resource_attributes(obj: object, kind: ResourceKind) -> Mapping[str, object]:
-    """The declared attributes of ``kind`` read from the target object (read-only)."""
+def resource_attributes(
+    obj: object, kind: ResourceKind, skip: Collection[str] = ()
+) -> Mapping[str, object]:
+    """The declared attributes of ``kind`` read from the target object (read-only).
+
+    ``skip`` names attributes left unread (absent): to-many ones no rule asks about.
+    """
     if obj is None:
         return MappingProxyType({})
     cls: Any = type(obj)  # a class is hashable; mypy cannot tell from type[object]
@@ -367,19 +445,6 @@ def resource_attributes(obj: object, kind: ResourceKind) -> Mapping[str, object]
         {
             name: attribute_reader(cls, attribute.field or attribute.name)(obj)
             for name, attribute in kind.attributes.items()
+            if name not in skip
         }
     )
-
-
-def attribute_path_exists(model: type[models.Model], path: str) -> bool:
-    """Whether an attribute path can be read from instances of ``model`` (for checks)."""
-    last = len(path_parts(path)) - 1
-    for index, step in enumerate(path_steps(model, path)):
-        if step.part == "pk":
-            return index == last
-        if step.field is None:
-            # A property or plain attribute: readable, but nothing can be checked past it.
-            return hasattr(step.model, step.part)
-        if index == last:
-            return True
-    return False

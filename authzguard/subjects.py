@@ -2,9 +2,10 @@
 
 Roles are recomputed for every user object (so for every request) from the policy's
 role sources; nothing is cached in the session, so a role change takes effect on the
-next request. Groups cost one query, and none when no group-granted role can change a
-decision on the (kind, action) asked about, or when ``prefetch_related("groups")``
-already loaded them.
+next request. Groups cost one query, and none when neither a group-granted role nor a
+condition reading ``subject.groups`` can change a decision on the (kind, action) asked
+about, or when ``prefetch_related("groups")`` already loaded them. The same query gives
+the roles and ``Subject.groups``.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ def subject_for(
     """The :class:`Subject` for a Django user (``AnonymousUser`` included).
 
     Given ``kind`` and ``action``, group membership is read only when a group-granted
-    role can change a decision on that pair (``CompiledPolicy.groups_matter``, known
-    when the policy is compiled); the subject's roles then omit group-granted roles,
-    which no rule for that pair can see. Memoised on the user object for one policy
+    role or a condition reading ``subject.groups`` can change a decision on that pair
+    (``CompiledPolicy.groups_matter``, known when the policy is compiled); otherwise the
+    subject's roles omit group-granted roles and its ``groups`` is ``None``, which no
+    rule for that pair can see. Memoised on the user object for one policy
     version: Django builds a new user object for every request, so the memo lives
     exactly as long as the request.
     """
@@ -92,7 +94,8 @@ def subject_for(
     else:
         active = bool(getattr(user, "is_active", True))
         groups = _group_names(user) if need_groups and active else []
-        subject = subject_from_facts(policy, user_facts(user, groups))
+        # Groups left unread are absent (None), not "none": a condition reading them denies.
+        subject = subject_from_facts(policy, user_facts(user, groups), groups_read=need_groups)
     if user is not None:
         with contextlib.suppress(AttributeError):
             setattr(

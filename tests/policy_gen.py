@@ -144,6 +144,7 @@ class Request:
             email=s.email,
             roles=s.roles,
             authenticated=s.authenticated,
+            groups=s.groups,
         )
         return subject, self.action, Resource(self.kind, self.attributes)
 
@@ -186,6 +187,7 @@ class _Conditions:
         self.draw = draw
         self.policy = policy
         self.refs = [("subject.id", "key"), ("subject.username", "str"), ("subject.email", "str")]
+        self.refs += [("subject.groups", "list")]
         self.refs += [(f"resource.{a}", t) for a, t in policy.kinds[kind].items()]
 
     def space(self) -> str:
@@ -414,6 +416,14 @@ def generate_request(draw: Draw, policy: GeneratedPolicy) -> Request:
         id=(None if not authenticated or draw.chance(10) else _value(draw, policy, "key")),
         username=draw.choice(policy.strings) if authenticated and draw.chance(85) else None,
         email=draw.choice(policy.strings) if authenticated and draw.chance(75) else None,
+        # Group names among the strings conditions test; unknown (absent) now and then.
+        groups=(
+            None
+            if draw.chance(10)
+            else tuple(sorted(set(subset(draw, [*policy.strings, *policy.groups], 0, 3))))
+            if authenticated
+            else ()
+        ),
     )
 
     attributes: dict[str, object] = {}

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 BUILTINS = ("*", "authenticated", "anonymous")
-SUBJECT_ATTRIBUTES = ("id", "username", "email")
+SUBJECT_ATTRIBUTES = ("id", "username", "email", "groups")
 
 
 class Unevaluable(Exception):
@@ -43,6 +43,8 @@ class RefSubject:
     id: object = None
     username: str | None = None
     email: str | None = None
+    #: The names of the subject's groups, ``None`` when unknown (then absent).
+    groups: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,8 @@ def decide(
         return RefDecision(False, None, ("a value of the wrong type",))
     roles = effective_roles(data, subject)
     s_env = {name: getattr(subject, name) for name in SUBJECT_ATTRIBUTES}
+    if subject.groups is not None:
+        s_env["groups"] = list(subject.groups)  # a list, as a list attribute is
     held: list[tuple[str, str]] = []
     errors: list[str] = []
     for rule in data.get("rules") or []:  # type: ignore[attr-defined]
@@ -359,7 +363,7 @@ def well_typed(
     data: Mapping[str, object], subject: RefSubject, kind: str, attributes: Mapping[str, object]
 ) -> bool:
     """Whether every present value has its declared type (subject.id is a key, etc.)."""
-    subject_types = {"id": "key", "username": "str", "email": "str"}
+    subject_types = {"id": "key", "username": "str", "email": "str", "groups": "list"}
     for name, type_ in subject_types.items():
         value = getattr(subject, name)
         if value is not None and not _fits(type_, value):

@@ -83,7 +83,7 @@ def test_every_misconfiguration_is_found() -> None:
     with override_settings(**MISCONFIGURED):
         found = {(m.id, m.obj) for m in check_enforcement()}
     assert found == {
-        ("authzguard.W004", "user"),
+        ("authzguard.E060", "user"),
         ("authzguard.E010", "csrf-exempt-delete"),
         ("authzguard.E004", "undeclared-action"),
         ("authzguard.E004", "undeclared-kind"),

@@ -201,7 +201,7 @@ def test_form_view_about_an_object(
 
 VIEW = {
     "owner": 200,
-    "member": 403,  # the team rule needs to-many attributes (issue 12.3)
+    "member": 200,  # team members view (subject.id in resource.members)
     "finance": 403,
     "admin": 403,
     "stranger": 403,
@@ -230,7 +230,7 @@ def test_create_view_without_a_parent(people: dict[str, User | None], who: str) 
 
 INVOICE_DETAIL = {
     "owner": 200,  # the project's owner
-    "member": 403,
+    "member": 200,  # the project's team (resource.project_team, across the project)
     "finance": 200,  # finance views every invoice
     "admin": 403,
     "stranger": 403,
@@ -457,11 +457,15 @@ def app_queries(client: Client, method: str, url: str, data: Any = None) -> tupl
 def test_the_object_is_fetched_once(
     people: dict[str, User | None], project: Project, invoice: Invoice
 ) -> None:
-    """The detail lookup, plus one group query where a group-granted role matters."""
+    """The detail lookup, plus one group query where a group-granted role or a condition on
+    subject.groups matters, plus one query per to-many attribute the action's rules read."""
     owner, admin, finance = (client_for(people, w) for w in ("owner", "admin", "finance"))
+    # Viewing a project reads the groups and the team: three queries.
+    code, sqls = app_queries(owner, "get", f"/projects/{project.pk}/")
+    assert code == 200 and len(sqls) == 3, sqls
+    assert "auth_group" in sqls[0] and "projectapp_project_team" in sqls[2]
     for client, url in (
         (owner, f"/projects/{project.pk}/edit/"),
-        (owner, f"/projects/{project.pk}/"),
         (owner, f"/projects/{project.pk}/archive/"),
         (admin, f"/projects/{project.pk}/delete/"),
     ):
@@ -469,10 +473,12 @@ def test_the_object_is_fetched_once(
         assert code == 200 and len(sqls) == 1, (url, sqls)
         assert "auth_group" not in sqls[0]
     # Finance's role comes from a group: one group query, then the invoice with its
-    # project joined (the template reads invoice.project.name without a query).
+    # project joined (the template reads invoice.project.name without a query), then
+    # the project's team (resource.project_team).
     code, sqls = app_queries(finance, "get", f"/invoices/{invoice.pk}/")
-    assert code == 200 and len(sqls) == 2, sqls
+    assert code == 200 and len(sqls) == 3, sqls
     assert "auth_group" in sqls[0] and "projectapp_invoice" in sqls[1]
+    assert "projectapp_project_team" in sqls[2]
     # The form's GET for a parent: the parent's lookup, and the form's choices.
     code, sqls = app_queries(owner, "get", f"/invoices/new/?project={project.pk}")
     assert code == 200 and len(sqls) == 2, sqls

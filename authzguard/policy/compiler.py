@@ -82,6 +82,9 @@ def subject_env(subject: Subject) -> dict[str, object]:
         env["username"] = subject.username
     if subject.email is not None:
         env["email"] = subject.email
+    if subject.groups is not None:
+        # A list, as list attributes are: ``subject.groups == ["a"]`` compares like them.
+        env["groups"] = list(subject.groups)
     return env
 
 
@@ -101,6 +104,7 @@ class CompiledPolicy:
         "_group_pairs",
         "_group_reads",
         "_group_roles",
+        "_groups_read",
         "_inherited",
         "_source_roles",
         "policy",
@@ -129,7 +133,9 @@ class CompiledPolicy:
                     source_roles.setdefault(source.kind, set()).add(role.name)
         self._source_roles = MappingProxyType({k: frozenset(v) for k, v in source_roles.items()})
         self._group_roles = MappingProxyType({k: frozenset(v) for k, v in group_roles.items()})
-        self.uses_groups = bool(group_roles)
+        #: The (kind, action) pairs with a condition reading ``subject.groups``.
+        self._groups_read = _pairs_reading_groups(policy)
+        self.uses_groups = bool(group_roles) or bool(self._groups_read)
         # Without groups there are eight possible answers: all of them, once.
         self._direct_roles = MappingProxyType(
             {
@@ -141,8 +147,9 @@ class CompiledPolicy:
         )
         group_reach = self._reach({r for rs in group_roles.values() for r in rs})
         # The (kind, action) pairs where a group-granted role (or one it inherits) is named
-        # by some rule: only there can a group query change a decision.
-        self._group_pairs = frozenset(
+        # by some rule, or a condition reads subject.groups: only there can a group query
+        # change a decision.
+        self._group_pairs = self._groups_read | frozenset(
             key
             for key, bucket in self._buckets.items()
             if not group_reach.isdisjoint(bucket.denies.by_role)
@@ -256,6 +263,8 @@ class CompiledPolicy:
         key = (resource.kind, action)
         if key not in self._group_pairs:
             return False
+        if key in self._groups_read:
+            return True  # a condition reads the groups themselves
         if not decision.allowed:
             return decision.rule is None and decision.error is None
         reads = self._group_reads[key]
@@ -452,6 +461,19 @@ class CompiledPolicy:
         return "".join(", ".join(row) + "\n" for row in self.casbin_rows())
 
     casbin_subject_roles = staticmethod(casbin_text.casbin_subject_roles)
+
+
+def _pairs_reading_groups(policy: Policy) -> frozenset[tuple[str, str]]:
+    """The (kind, action) pairs of the rules whose condition reads ``subject.groups``."""
+    return frozenset(
+        (rule.resource, action)
+        for rule in policy.rules
+        if rule.when is not None
+        and any(
+            r.scope == "subject" and r.name == "groups" for r in conditions.refs(rule.when.tree)
+        )
+        for action in rule.actions
+    )
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

@@ -103,19 +103,26 @@ def granted_roles(compiled: CompiledPolicy, facts: Facts) -> frozenset[str]:
     )
 
 
-def subject_from_facts(compiled: CompiledPolicy, facts: Facts) -> Subject:
-    """The subject the policy sees for a user with these facts (the runtime's own mapping)."""
+def subject_from_facts(
+    compiled: CompiledPolicy, facts: Facts, *, groups_read: bool = True
+) -> Subject:
+    """The subject the policy sees for a user with these facts (the runtime's own mapping).
+
+    ``subject.groups`` holds the facts' groups; it is ``None`` (absent: a condition reading
+    it denies) for an inactive user, and when ``groups_read`` says they were not read.
+    """
     roles = granted_roles(compiled, facts)
     if facts.roles:
         roles = roles | frozenset(facts.roles)
     if not facts.authenticated:
-        return Subject(roles=roles)
+        return Subject(roles=roles, groups=())
     return Subject(
         id=facts.id,
         username=facts.username,
         email=facts.email,
         roles=roles,
         authenticated=True,
+        groups=tuple(sorted(facts.groups)) if groups_read and facts.active else None,
     )
 
 

@@ -88,7 +88,8 @@ def condition_findings(policy: Policy) -> list[Finding]:
                 )
             )
         if set(rule.subjects) <= anonymous_only:
-            read = satisfiable.reads_subject(rule.when.tree)
+            # An anonymous visitor's groups are known: there are none (an empty list).
+            read = [n for n in satisfiable.reads_subject(rule.when.tree) if n != "groups"]
             if read:
                 names = ", ".join(f"subject.{name}" for name in read)
                 out.append(

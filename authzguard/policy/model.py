@@ -23,7 +23,7 @@ SourceKind = Literal["superuser", "staff", "authenticated", "anonymous", "group"
 BUILTIN_SUBJECTS: frozenset[str] = frozenset({"*", "authenticated", "anonymous"})
 #: Subject attributes a condition may read (``subject.<name>``) and their types.
 SUBJECT_ATTRIBUTES: Mapping[str, AttributeType] = MappingProxyType(
-    {"id": "key", "username": "str", "email": "str"}
+    {"id": "key", "username": "str", "email": "str", "groups": "list"}
 )
 #: Actions that change nothing unless a policy says otherwise (``safe:`` overrides).
 DEFAULT_SAFE_ACTIONS: frozenset[str] = frozenset({"read", "view", "list", "show", "get"})
@@ -197,17 +197,22 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """Who is asking. ``roles`` are the roles granted directly (inheritance is the policy's)."""
+    """Who is asking. ``roles`` are the roles granted directly (inheritance is the policy's).
+
+    ``groups`` are the names of the user's Django groups, or ``None`` when they were not
+    read (a condition reading ``subject.groups`` then denies).
+    """
 
     id: object = None
     username: str | None = None
     email: str | None = None
     roles: frozenset[str] = frozenset()
     authenticated: bool = False
+    groups: tuple[str, ...] | None = None
 
     @classmethod
     def anonymous(cls) -> Subject:
-        return cls()
+        return cls(groups=())
 
 
 @dataclass(frozen=True, slots=True)
