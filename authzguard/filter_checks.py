@@ -41,7 +41,8 @@ MESSAGES: Sequence[tuple[str, type[Error], str, str]] = (
         "authzguard.E072",
         Error,
         "{origin} filters {kind!r} lists for {action!r}, but {problem}.",
-        "Point the attribute's field: at a column of the model, or declare it type: any "
+        "Point the attribute's field: at a column of the model (a list: at a to-many "
+        "relation), or declare it type: any "
         "when no condition on this action reads it.",
     ),
     (

@@ -32,6 +32,7 @@ def people(db: None) -> dict[str, User]:
     finance.groups.add(Group.objects.create(name="finance"))
     return {
         "owner": staff("olivia"),
+        "member": staff("mike"),
         "finance": finance,
         "admin": User.objects.create_superuser("root", password="pw"),
         "stranger": staff("sam"),
@@ -42,12 +43,14 @@ def people(db: None) -> dict[str, User]:
 @pytest.fixture
 def invoice(people: dict[str, User]) -> Invoice:
     project = Project.objects.create(owner=people["owner"], name="Apollo")
+    project.team.add(people["member"])
     return Invoice.objects.create(project=project, amount=Decimal("120.00"))
 
 
 @pytest.fixture
 def theirs(people: dict[str, User]) -> Invoice:
-    """Someone else's project and invoice (its owner is not staff)."""
+    """Someone else's project and invoice (its owner is not staff), and an archived one."""
+    Project.objects.create(owner=people["outsider"], name="Old", archived=True)
     project = Project.objects.create(owner=people["outsider"], name="Zeus")
     return Invoice.objects.create(project=project, amount=Decimal("75.00"))
 
@@ -72,7 +75,8 @@ def _decided(user: User, action: str, objects: Any, kind: str) -> set[int]:
 #: Who sees which rows on the changelists (the view action of each admin).
 LISTED = {
     "owner": ({"Apollo"}, {"120.00"}),  # their project, and its invoice
-    "finance": (set(), {"120.00", "75.00"}),  # every invoice, no project
+    "member": ({"Apollo"}, {"120.00"}),  # their team's project (a to-many attribute)
+    "finance": ({"Old"}, {"120.00", "75.00"}),  # archived projects, every invoice
     "admin": (set(), set()),  # admins delete projects; they view none
     "stranger": (set(), set()),
 }
@@ -134,6 +138,19 @@ def test_the_owner_opens_and_changes_their_project(
     assert Project.objects.get(pk=theirs.project_id).name == "Zeus"
 
 
+def test_a_team_member_views_the_project_and_changes_nothing(
+    people: dict[str, User], invoice: Invoice
+) -> None:
+    member = client_for(people["member"])
+    url = f"/admin/projectapp/project/{invoice.project_id}/change/"
+    page = member.get(url)
+    assert page.status_code == 200 and b"Apollo" in page.content
+    assert b'name="name"' not in page.content  # view only: team members never edit
+    assert member.post(url, {"name": "Mine"}).status_code == 403
+    assert member.get(f"/admin/projectapp/invoice/{invoice.pk}/change/").status_code == 200
+    assert Project.objects.get(pk=invoice.project_id).name == "Apollo"
+
+
 def test_an_archived_project_is_shown_but_not_changed(
     people: dict[str, User], invoice: Invoice
 ) -> None:
@@ -188,7 +205,7 @@ def test_finance_views_every_invoice_and_changes_none(
     assert owner.get(f"/admin/projectapp/invoice/{theirs.pk}/change/").status_code == 302
 
 
-@pytest.mark.parametrize("who", ["owner", "finance", "admin", "stranger"])
+@pytest.mark.parametrize("who", ["owner", "member", "finance", "admin", "stranger"])
 def test_nobody_deletes_what_the_policy_does_not_let_them(
     people: dict[str, User], invoice: Invoice, who: str
 ) -> None:

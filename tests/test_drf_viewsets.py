@@ -78,9 +78,8 @@ def only(who: str, *allowed: str, yes: int = 200) -> int:
 @pytest.mark.parametrize("who", PEOPLE)
 def test_retrieve(people: dict[str, User | None], project: Project, who: str) -> None:
     response = client_for(people, who).get(f"/api/projects/{project.pk}/")
-    # Team members view once relations in attributes (issue 12.3) give the team rule.
-    assert response.status_code == only(who, "owner")
-    if who == "owner":
+    assert response.status_code == only(who, "owner", "member")  # the team views it
+    if who in ("owner", "member"):
         assert response.json() == {
             "id": project.pk,
             "name": "Apollo",
@@ -161,7 +160,7 @@ def test_methods_no_action_serves_are_refused(
 @pytest.mark.parametrize("who", PEOPLE)
 def test_invoice_retrieve(people: dict[str, User | None], invoice: Invoice, who: str) -> None:
     response = client_for(people, who).get(f"/api/invoices/{invoice.pk}/")
-    assert response.status_code == only(who, "owner", "finance")
+    assert response.status_code == only(who, "owner", "member", "finance")
     if response.status_code == 200:
         assert response.json()["amount"] == "120.00"
 
@@ -295,8 +294,9 @@ def decided(user: User | None, action: str, objects: Any, kind: str) -> set[int]
     return {obj.pk for obj in objects if allows(user or AnonymousUser(), action, kind, obj)}
 
 
-PROJECT_LIST = {"owner": {"Apollo"}}  # owners list their projects; nobody else any
-INVOICE_LIST = {"owner": {"120.00"}, "finance": {"120.00", "75.00"}}
+#: Owners and team members list their projects and invoices; finance every invoice.
+PROJECT_LIST = {"owner": {"Apollo"}, "member": {"Apollo"}}
+INVOICE_LIST = {"owner": {"120.00"}, "member": {"120.00"}, "finance": {"120.00", "75.00"}}
 
 
 @pytest.mark.parametrize("who", PEOPLE)
@@ -354,21 +354,24 @@ def test_a_detail_action_costs_the_lookup_and_the_group_query_only(
     people: dict[str, User | None], project: Project, invoice: Invoice
 ) -> None:
     owner, finance = client_for(people, "owner"), client_for(people, "finance")
+    # project.view: the groups (a condition reads subject.groups), the project, and its
+    # team (the one to-many attribute its rules read).
     code, sqls = app_queries(owner, "get", f"/api/projects/{project.pk}/")
-    assert code == 200 and len(sqls) == 1, sqls  # no group-granted role on project.view
-    # invoice.view has a group-granted rule (finance): one group query for everyone.
+    assert code == 200 and len(sqls) == 3, sqls
+    assert "auth_group" in sqls[0] and "projectapp_project_team" in sqls[2]
+    # invoice.view: the groups (finance), the invoice with its project joined, the team.
     for client in (owner, finance):
         code, sqls = app_queries(client, "get", f"/api/invoices/{invoice.pk}/")
-        assert code == 200 and len(sqls) == 2, sqls
-        assert sum("auth_group" in sql for sql in sqls) == 1
+        assert code == 200 and len(sqls) == 3, sqls
+        assert "auth_group" in sqls[0] and "projectapp_project_team" in sqls[2]
 
 
-@pytest.mark.parametrize("who", ["owner", "finance", "stranger"])
+@pytest.mark.parametrize("who", ["owner", "member", "finance", "stranger"])
 def test_a_list_costs_one_query_and_the_group_query_where_it_matters(
     people: dict[str, User | None], invoice: Invoice, theirs: Invoice, who: str
 ) -> None:
     client = client_for(people, who)
-    # project.list has no group-granted rule: the one list query.
+    # project.list has no group-granted rule: the one list query (the team is a subquery).
     code, sqls = app_queries(client, "get", "/api/projects/")
     assert code == 200 and len(sqls) == 1 and "projectapp_project" in sqls[0], sqls
     # invoice.list has one (finance): the group query, then the one list query.

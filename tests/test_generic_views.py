@@ -254,8 +254,8 @@ def theirs(db: None) -> Invoice:
 
 
 #: What each list page shows (AuthorizedListMixin: filtered by the policy in SQL).
-PROJECT_LIST = {"owner": ["Apollo"]}
-INVOICE_LIST = {"owner": ["120.00"], "finance": ["120.00", "75.00"]}
+PROJECT_LIST = {"owner": ["Apollo"], "member": ["Apollo"]}
+INVOICE_LIST = {"owner": ["120.00"], "member": ["120.00"], "finance": ["120.00", "75.00"]}
 
 
 @pytest.mark.parametrize("who", PEOPLE)
