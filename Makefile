@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck browser pytest test-django6 demo bench bench-tools soak docs clean
+.PHONY: venv test lint typecheck browser pytest test-django6 demo bench bench-tools soak loadtest docs clean
 
 venv: $(STAMP)
 
@@ -74,14 +74,23 @@ demo: venv
 # Long runs of the concurrency tests, SOAK_FACTOR times their `make test` length:
 # policy reloads under 8 deciding threads (both engines, and through runtime), and
 # logins racing the deletion of their user on PostgreSQL with db and Redis sessions.
-# Then the property tests with the Hypothesis profile "soak" (tests/conftest.py), list
-# filtering against decide() on SQLite and PostgreSQL included.
+# Then the property and fuzz tests with the Hypothesis profile "soak" (tests/conftest.py),
+# list filtering against decide() on SQLite and PostgreSQL included.
 SOAK_FACTOR ?= 50
 soak: venv
 	SOAK_FACTOR=$(SOAK_FACTOR) HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -p no:cacheprovider \
 		tests/test_policy_threads.py tests/test_sessions_services.py::test_postgresql_suite_in_its_own_process \
 		tests/test_policy_properties.py tests/test_filtering_properties.py \
-		tests/test_filtering_postgresql.py
+		tests/test_filtering_postgresql.py tests/test_fuzz_requests.py tests/test_fuzz_policy.py
+
+# The load-and-fault run (docs/operations.md): the demo under gunicorn (2 workers) on a
+# PostgreSQL and a Redis of its own (initdb, pg_ctl, redis-server), a mixed load for
+# LOADTEST_SECONDS while PostgreSQL restarts, Redis pauses and the policy file is edited,
+# broken and repaired; prints the table and fails on any wrong answer. `make test` runs
+# its short form (tests/test_loadtest.py).
+LOADTEST_SECONDS ?= 120
+loadtest: venv
+	$(BIN)/python -m tests.loadtest --duration $(LOADTEST_SECONDS)
 
 # The documentation site (MkDocs); warnings are errors. `make test` runs it.
 docs: venv

@@ -151,5 +151,11 @@ class Settings:
         """Name of the notify channel, and prefix of the status keys. Default: "authzguard"."""
         return str(self._get("AUTHZGUARD_NOTIFY_CHANNEL", "authzguard"))
 
+    @property
+    def RETRY_AFTER(self) -> int:
+        """Seconds in the ``Retry-After`` header of the 503 answered while the database or
+        Redis cannot be reached. Default: 5."""
+        return int(self._get("AUTHZGUARD_RETRY_AFTER", 5))
+
 
 settings = Settings()

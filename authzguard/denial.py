@@ -5,6 +5,7 @@
 - no such object: 404 (``Http404``);
 - anonymous: the login redirect, or a 401 JSON body for requests that want JSON;
 - signed in: 403 (``PermissionDenied``), so the project's ``handler403`` renders it;
+- the database or Redis unreachable while deciding: 503 with ``Retry-After``;
 - with ``AUTHZGUARD_HIDE_EXISTENCE``, every denial that could tell whether the object
   exists is the very same 404 as "no such object" (:func:`hides`).
 
@@ -22,6 +23,7 @@ from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 
 from authzguard.conf import settings
+from authzguard.outage import service_unavailable
 from authzguard.parameters import is_json
 
 if TYPE_CHECKING:
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
 #: The one message of every hidden denial and of every missing target.
 NOT_FOUND_MESSAGE = "No such object."
 
-Refusal = Literal["method_not_allowed", "bad_request", "not_found", "unauthenticated", "forbidden"]
+Refusal = Literal[
+    "method_not_allowed", "bad_request", "not_found", "unauthenticated", "forbidden", "unavailable"
+]
 
 
 def hides(outcome: Outcome) -> bool:
@@ -40,7 +44,11 @@ def hides(outcome: Outcome) -> bool:
     after a lookup, could tell that the object exists. An anonymous visitor refused before
     any lookup learns nothing about the object and still gets the login redirect.
     """
-    if not settings.HIDE_EXISTENCE or outcome.status in ("method_not_allowed", "bad_request"):
+    if not settings.HIDE_EXISTENCE or outcome.status in (
+        "method_not_allowed",
+        "bad_request",
+        "unavailable",
+    ):
         return False
     if outcome.status == "ambiguous":
         return True
@@ -51,8 +59,8 @@ def refusal(outcome: Outcome) -> Refusal:
     """Which kind of refusal a refused outcome is, for every adapter."""
     if outcome.status == "allow":
         raise ValueError("refusal() is only for refused outcomes")
-    if outcome.status in ("method_not_allowed", "bad_request"):
-        return outcome.status  # neither says anything about the object
+    if outcome.status in ("method_not_allowed", "bad_request", "unavailable"):
+        return outcome.status  # none says anything about the object
     if outcome.status == "not_found" or hides(outcome):
         return "not_found"
     if outcome.status == "ambiguous":
@@ -71,6 +79,8 @@ def wants_json(request: HttpRequest) -> bool:
 def respond(request: HttpRequest, outcome: Outcome) -> HttpResponse:
     """The response for a refused outcome; raises Django's HTTP exceptions where they fit."""
     kind = refusal(outcome)
+    if kind == "unavailable":
+        return service_unavailable(request)
     if kind == "method_not_allowed":
         return HttpResponseNotAllowed(outcome.allowed_methods)
     if kind == "not_found":

@@ -38,6 +38,7 @@ from authzguard.attributes import AttributePlan, plan_attributes
 from authzguard.audit_record import decision_record
 from authzguard.conf import settings
 from authzguard.exceptions import AmbiguousTarget, ParameterError, TargetNotFound
+from authzguard.outage import is_outage
 from authzguard.policy.facts import Facts, subject_from_facts
 from authzguard.policy.model import (
     Action,
@@ -65,7 +66,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("authzguard")
 
-Status = Literal["allow", "deny", "bad_request", "ambiguous", "not_found", "method_not_allowed"]
+Status = Literal[
+    "allow", "deny", "bad_request", "ambiguous", "not_found", "method_not_allowed", "unavailable"
+]
 Origin = Literal["decorator", "route", "mixin", "drf", "default"]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -447,7 +450,7 @@ def _refuse_for(ev: _Evaluation, exc: Exception) -> None:
         authz.decision = _deny(f"bad request: {type(exc).__name__}: {exc}")
     else:
         logger.exception("authzguard denied %s because of an error", ev.request.path)
-        outcome.status = "deny"
+        outcome.status = "unavailable" if is_outage(exc) else "deny"  # 503: try again
         authz.decision = _deny("error during authorization", error=f"{type(exc).__name__}: {exc}")
     if authz.subject.id is None:
         # Still tell a signed-in user "forbidden" (or "bad request"), not "sign in".

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from authzguard.progress import progress  # noqa: E402
 from tests.policy_gen import Stats, equivalence_run  # noqa: E402
 
 CHUNK = 2500  # requests per chunk (one seed each)
@@ -45,9 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         chunks.append((args.seed + len(chunks), args.n % CHUNK))
     started = time.perf_counter()
     total = Stats()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for stats in pool.map(_chunk, chunks):
+    with (
+        ProcessPoolExecutor(max_workers=args.jobs) as pool,
+        progress("equivalence", total=args.n, unit="requests") as advance,
+    ):
+        for (_, size), stats in zip(chunks, pool.map(_chunk, chunks), strict=True):
             total.merge(stats)
+            advance(size)
     elapsed = time.perf_counter() - started
 
     figures = {

@@ -63,7 +63,11 @@ def test_postgres_redis_and_cache_sessions_from_the_environment(
     assert settings["CACHES"]["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://127.0.0.1:6379/3",
+        # An unreachable Redis must answer (a 503) rather than hang a worker.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
+    # First, so that an outage anywhere below answers 503, not 500.
+    assert settings["MIDDLEWARE"][0] == "authzguard.outage.ServiceUnavailableMiddleware"
     assert settings["SESSION_ENGINE"] == "django.contrib.sessions.backends.cache"
     assert settings["DEBUG"] is True
     assert settings["ALLOWED_HOSTS"] == ["demo.example", "127.0.0.1"]

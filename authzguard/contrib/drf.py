@@ -370,10 +370,25 @@ def _not_found(view: APIView, obj: Any = None) -> Http404:
     return Http404(f"No {meta.object_name} matches the given query.")
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """The database or Redis cannot be reached: 503, with ``Retry-After`` (DRF sends
+    it for an exception with a ``wait``)."""
+
+    status_code = 503
+    default_detail = "Service temporarily unavailable. Try again shortly."
+    default_code = "service_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wait = settings.RETRY_AFTER
+
+
 def _refuse(outcome: Outcome, request: Request, view: APIView) -> bool:
     if outcome.allowed:
         return True
     kind = denial.refusal(outcome)
+    if kind == "unavailable":
+        raise ServiceUnavailable()
     if kind == "method_not_allowed":
         raise exceptions.MethodNotAllowed(request.method or "")
     if kind == "not_found":

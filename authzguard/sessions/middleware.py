@@ -13,6 +13,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from datetime import timedelta
 
+from django.conf import settings as django_settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponseBase
@@ -22,6 +23,7 @@ from django.utils.deprecation import MiddlewareMixin
 from authzguard import audit
 from authzguard.conf import settings
 from authzguard.models import IndexedSession
+from authzguard.outage import ServiceUnavailable, is_outage, service_unavailable
 from authzguard.sessions.engines import get_engine
 from authzguard.sessions.generations import GENERATION_SESSION_KEY, current_generation
 from authzguard.sessions.index import forget_session, rekey_session, touch_session
@@ -37,11 +39,24 @@ def current_request() -> HttpRequest | None:
 
 
 class SessionIndexMiddleware(MiddlewareMixin):
-    def process_request(self, request: HttpRequest) -> None:
+    def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
         _current_request.set(request)
+        try:
+            self._check(request)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The index or the store cannot be read: neither sign the session in nor end
+            # it (a 500 would, by deleting the cookie of a session that loaded empty).
+            _keep_session_cookie(request)
+            return service_unavailable(request)
+        return None
+
+    def _check(self, request: HttpRequest) -> None:
         session = request.session
         user_pk = session.get(SESSION_KEY)
         if user_pk is None:
+            _probe_unloaded_session(request)
             return
         engine = get_engine()
         if not engine.indexed:
@@ -75,6 +90,17 @@ class SessionIndexMiddleware(MiddlewareMixin):
         new_key = session.session_key
         if new_key == start_key:
             return response
+        try:
+            self._follow_key(request, start_key, new_key)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The new key is not indexed, so the middleware refuses it: sign in again.
+            return service_unavailable(request)
+        return response
+
+    def _follow_key(self, request: HttpRequest, start_key: str, new_key: str | None) -> None:
+        session = request.session
         if new_key is not None and session.get(SESSION_KEY) is not None:
             # cycle_key() during the request (login, update_session_auth_hash, the app).
             if not rekey_session(start_key, new_key):
@@ -82,9 +108,32 @@ class SessionIndexMiddleware(MiddlewareMixin):
                 self._refuse(request, str(session[SESSION_KEY]), "not_indexed")
         else:
             forget_session(start_key)
-        return response
 
     def _refuse(self, request: HttpRequest, user_pk: str, reason: str) -> None:
         request.session.flush()
         request.user = AnonymousUser()
         audit.emit("session.refused", {"user": user_pk, "reason": reason, "path": request.path})
+
+
+def _probe_unloaded_session(request: HttpRequest) -> None:
+    """Tell "no such session" from "the store could not be read" for the cache engine.
+
+    Its ``load()`` reads any error (an unreachable Redis) as "no such session", and the
+    response would then delete the cookie: a lost session. So when a cookie's session
+    loads empty, ask the store again: an error, or a session that is there after all
+    (the store came back meanwhile), is an outage. A session really gone costs this one
+    lookup, once (the response deletes its cookie).
+    """
+    key = request.COOKIES.get(django_settings.SESSION_COOKIE_NAME)
+    if not key or request.session.session_key is not None or get_engine().name != "cache":
+        return
+    if request.session.exists(key):
+        raise ServiceUnavailable(f"the session store did not load session {key[:4]}…")
+
+
+def _keep_session_cookie(request: HttpRequest) -> None:
+    # A fresh store object for the cookie's key, never read: SessionMiddleware then
+    # neither saves it nor deletes the cookie of a session that only looked empty.
+    key = request.COOKIES.get(django_settings.SESSION_COOKIE_NAME)
+    if key:
+        request.session = type(request.session)(key)

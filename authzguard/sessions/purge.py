@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -32,16 +32,29 @@ def user_pk_string(user_or_pk: Any) -> str:
         raise ValueError(f"{user_or_pk!r} is not a valid user primary key") from exc
 
 
-def purge_user_sessions(user_or_pk: Any, *, keep: str | None = None, reason: str = "manual") -> int:
+#: Called as ``report(ended, total)`` while a purge removes stored sessions, in chunks.
+ProgressReport = Callable[[int, int], None]
+#: Stored sessions removed per store call.
+DELETE_CHUNK = 1000
+
+
+def purge_user_sessions(
+    user_or_pk: Any,
+    *,
+    keep: str | None = None,
+    reason: str = "manual",
+    report: ProgressReport | None = None,
+) -> int:
     """End every session of a user, except the one whose session key is ``keep``.
 
     Removes the sessions from the store and from the index and returns how many were
     ended. On ``signed_cookies`` it bumps the user's session generation instead (every
     older cookie becomes anonymous at the middleware) and returns 0: the number of cookies
     held by browsers is not knowable; ``keep`` is not supported there (use
-    :func:`end_user_sessions` with ``keep_current=True``).
+    :func:`end_user_sessions` with ``keep_current=True``). ``report`` follows the
+    removal from the store (``manage.py authzguard_purge_sessions`` shows it).
     """
-    return purge_by_pk(user_pk_string(user_or_pk), keep_key=keep, reason=reason)
+    return purge_by_pk(user_pk_string(user_or_pk), keep_key=keep, reason=reason, report=report)
 
 
 def end_user_sessions(request: HttpRequest, user: Any, *, keep_current: bool = False) -> int:
@@ -96,6 +109,7 @@ def purge_by_pk(
     reason: str,
     actor: str | None = None,
     known_keys: Collection[str] = (),
+    report: ProgressReport | None = None,
 ) -> int:
     """End the sessions of the user whose key, as the session stores it, is ``user_pk``.
 
@@ -120,13 +134,16 @@ def purge_by_pk(
     if keep_key is not None:
         rows = rows.exclude(session_key=keep_key)
         known_keys = [key for key in known_keys if key != keep_key]
-    keys = _end_indexed(engine, rows, known_keys)
+    keys = _end_indexed(engine, rows, known_keys, report)
     _audit(user_pk, len(keys), engine.name, reason, actor=actor)
     return len(keys)
 
 
 def _end_indexed(
-    engine: SessionEngine, rows: QuerySet[IndexedSession], known_keys: Collection[str] = ()
+    engine: SessionEngine,
+    rows: QuerySet[IndexedSession],
+    known_keys: Collection[str] = (),
+    report: ProgressReport | None = None,
 ) -> set[str]:
     """Remove these index rows and their sessions from the store; return the keys."""
     # A database store is purged in the index's transaction: all or nothing, one commit.
@@ -143,10 +160,18 @@ def _end_indexed(
             Q(pk__in=list(found)) | Q(session_key__in=list(known_keys))
         ).delete()
         if engine.in_database:
-            engine.delete(sorted(keys))
+            _delete_stored(engine, keys, report)
     if not engine.in_database:
-        engine.delete(sorted(keys))
+        _delete_stored(engine, keys, report)
     return keys
+
+
+def _delete_stored(engine: SessionEngine, keys: set[str], report: ProgressReport | None) -> None:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), DELETE_CHUNK):
+        engine.delete(ordered[start : start + DELETE_CHUNK])
+        if report is not None:
+            report(min(start + DELETE_CHUNK, len(ordered)), len(ordered))
 
 
 def _audit(user_pk: str, count: int, engine: str, reason: str, **extra: Any) -> None:

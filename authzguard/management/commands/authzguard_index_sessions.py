@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from authzguard.models import IndexedSession
+from authzguard.progress import CommandOutput, progress
 from authzguard.sessions.engines import get_engine
 
 _BATCH = 1000
@@ -48,18 +49,11 @@ class Command(BaseCommand):
         pk_field = get_user_model()._meta.pk
         indexed = set(IndexedSession.objects.values_list("session_key", flat=True))
         pending: dict[str, Any] = {}  # session key -> user pk
-        for key, data in engine.stored_sessions():
-            if data is None:
-                counts["undecodable"] += 1
-            elif SESSION_KEY not in data:
-                counts["anonymous"] += 1
-            elif key in indexed:
-                counts["already indexed"] += 1
-            else:
-                try:
-                    pending[key] = pk_field.to_python(data[SESSION_KEY])
-                except Exception:
-                    counts["undecodable"] += 1
+        out = CommandOutput(self.stderr)
+        with progress("reading sessions", unit="sessions", stream=out) as advance:
+            for key, data in engine.stored_sessions():
+                advance(1)
+                self._sort(key, data, counts, indexed, pending, pk_field)
         existing = set(
             get_user_model()
             ._default_manager.filter(pk__in=set(pending.values()))
@@ -72,9 +66,29 @@ class Command(BaseCommand):
             if user_pk in existing
         ]
         counts["unknown user"] += len(pending) - len(rows)
-        IndexedSession.objects.bulk_create(rows, batch_size=_BATCH, ignore_conflicts=True)
+        with progress("indexing", total=len(rows), unit="sessions", stream=out) as advance:
+            for start in range(0, len(rows), _BATCH):
+                batch = rows[start : start + _BATCH]
+                IndexedSession.objects.bulk_create(batch, ignore_conflicts=True)
+                advance(len(batch))
         counts["indexed"] += len(rows)
         return counts
+
+    @staticmethod
+    def _sort(key: str, data: Any, counts: Counter[str], indexed: set[str],
+              pending: dict[str, Any], pk_field: Any) -> None:  # fmt: skip
+        """Count one stored session, or queue it for indexing."""
+        if data is None:
+            counts["undecodable"] += 1
+        elif SESSION_KEY not in data:
+            counts["anonymous"] += 1
+        elif key in indexed:
+            counts["already indexed"] += 1
+        else:
+            try:
+                pending[key] = pk_field.to_python(data[SESSION_KEY])
+            except Exception:
+                counts["undecodable"] += 1
 
     def _prune(self, engine: Any) -> int:
         gone = [
