@@ -71,6 +71,9 @@ Status = Literal[
 ]
 Origin = Literal["decorator", "route", "mixin", "drf", "default"]
 
+#: The methods that show a list (``listing``): every other one is decided in full.
+_READS = frozenset({"GET", "HEAD"})
+
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
@@ -87,8 +90,8 @@ class Binding:
     #: GET and HEAD show the form that submits ``action`` (Django's form and deletion
     #: views, whose GET handlers cannot change state): decided without the method check.
     form_display: bool = False
-    #: A list filtered by the policy (``AuthorizedListMixin``): the view runs for any
-    #: subject an allow rule could cover, and shows only the objects it allows.
+    #: A list filtered by the policy (``AuthorizedListMixin``): its GET and HEAD run for
+    #: any subject an allow rule could cover, and show only the objects it allows.
     listing: bool = False
 
 
@@ -321,7 +324,9 @@ def _run_steps(ev: _Evaluation) -> None:
     subject = _subject(ev, ev.policy)
     if not _could_allow(ev, ev.policy, subject, query):
         return
-    if ev.binding.listing:
+    if ev.binding.listing and ev.request.method in _READS:
+        # Only showing the list is narrowed row by row; any other method (a create
+        # posted to the list) is decided in full, on the kind alone.
         ev.authz.decision = Decision(True, None, "allowed: a list filtered by the policy")
         ev.outcome.status = "allow"
         return

@@ -42,11 +42,13 @@ from tests.testapp.views import broken_resolver
 
 pytest.importorskip("rest_framework")
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.generics import ListCreateAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from authzguard.contrib.drf import AuthzGuardPermission
+from authzguard.contrib.drf import AuthzGuardFilterBackend, AuthzGuardPermission
+from tests.filterapp.views import RowList, RowSerializer
 
 TESTS = Path(__file__).resolve().parent
 ENFORCEMENT = TESTS / "policies" / "enforcement.yaml"
@@ -669,3 +671,86 @@ def test_a_post_asking_for_another_method_is_a_405(
     )
     assert sent.response.status_code == 405
     assert world.state() == before
+
+
+# -- a list's shortcut is for reading it ---------------------------------------------------
+
+LIST_AND_CREATE = """\
+version: 1
+resources:
+  row:
+    model: filterapp.Row
+    actions:
+      list: {safe: true, filterable: true}
+      create: {}
+    attributes:
+      owner: {type: key, field: owner.pk}
+rules:
+  - id: owners-list-rows
+    effect: allow
+    subjects: [authenticated]
+    actions: [list]
+    resource: row
+    when: resource.owner == subject.id
+  - id: members-create-rows
+    effect: allow
+    subjects: [authenticated]
+    actions: [create]
+    resource: row
+  - id: sam-is-banned
+    effect: deny
+    subjects: [authenticated]
+    actions: [create]
+    resource: row
+    when: subject.username == "sam"
+"""
+
+
+class RowListCreate(ListCreateAPIView):  # type: ignore[type-arg]
+    """A list that also creates: the filter backend narrows the GET only."""
+
+    queryset = Row.objects.all()
+    serializer_class = RowSerializer
+    permission_classes = [AuthzGuardPermission]
+    authentication_classes = [SessionAuthentication]
+    filter_backends = [AuthzGuardFilterBackend]
+    authz_resource = "row"
+    authz_actions = {"GET": "list", "POST": "create"}
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.save(owner=self.request.user)
+
+
+class RowListWithQuickAdd(RowList):
+    """A list page with a quick-add form posting to itself."""
+
+    authz_actions = {"GET": "list", "POST": "create"}
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        Row.objects.create(owner=request.user, name=request.POST.get("name", ""))
+        return HttpResponse(status=201)
+
+
+urlpatterns += [
+    path("rows/api/", RowListCreate.as_view()),
+    path("rows/page/", RowListWithQuickAdd.as_view()),
+]
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("url", ["/rows/api/", "/rows/page/"])
+def test_a_list_binding_decides_its_other_methods(
+    url: str, world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A list's "any subject an allow rule could cover" is for showing the filtered rows;
+    a POST to the same view is decided in full (here: a deny rule bans sam)."""
+    policy = tmp_path / "rows.yaml"
+    policy.write_text(LIST_AND_CREATE)
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[policy]):
+        banned = client_for(world.stranger).post(url, {"name": "spam"})
+        assert banned.status_code == 403
+        assert not Row.objects.exists()
+        allowed = client_for(world.victim).post(url, {"name": "ok"})
+        assert allowed.status_code == 201
+        assert list(Row.objects.values_list("owner", flat=True)) == [world.victim.pk]
+        assert client_for(world.stranger).get(url).status_code == 200
