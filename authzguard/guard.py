@@ -55,6 +55,7 @@ from authzguard.resolvers import (
     TargetPlan,
     TargetQuery,
     call_resolver,
+    check_kind_model,
     fetch_target,
     parse_target,
     plan_target,
@@ -404,7 +405,9 @@ def _resolve(
             return fetch_target(query, prepared.kind)
         if _is_custom(ev.binding):
             spec = ev.binding.target or TargetSpec()
-            return call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+            found = call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+            check_kind_model(found.obj, prepared.kind)
+            return found
     except (TargetNotFound, Http404):
         if settings.HIDE_EXISTENCE:
             prepared.attributes.read_nothing()

@@ -33,7 +33,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import Resolver404, path, resolve
 from django.views import View
 
-from authzguard import AuthorizeMixin, filter_queryset
+from authzguard import AuthorizeMixin, authorize, filter_queryset
 from tests.filterapp.models import Row
 from tests.projectapp.models import Project
 from tests.testapp import views as testapp_views
@@ -754,3 +754,52 @@ def test_a_list_binding_decides_its_other_methods(
         assert allowed.status_code == 201
         assert list(Row.objects.values_list("owner", flat=True)) == [world.victim.pk]
         assert client_for(world.stranger).get(url).status_code == 200
+
+
+# -- an object of another model ------------------------------------------------------------
+
+
+def their_project(request: HttpRequest, **kwargs: Any) -> Project:
+    """A resolver that returns the wrong kind of object: a project, for a note binding."""
+    return Project.objects.get(owner=request.user)
+
+
+@authorize("edit", "note", target=their_project)
+def edit_note_of_wrong_model(request: HttpRequest) -> HttpResponse:
+    ViewCall.objects.create(view="edit_note_of_wrong_model")
+    return HttpResponse()
+
+
+class WrongModelMixin(AuthorizeMixin, View):
+    authz_action = "edit"
+    authz_resource = "note"
+    authz_target = staticmethod(their_project)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        ViewCall.objects.create(view="WrongModelMixin")
+        return HttpResponse()
+
+
+urlpatterns += [
+    path("wrong-model/decorator/", edit_note_of_wrong_model),
+    path("wrong-model/mixin/", WrongModelMixin.as_view()),
+]
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("url", ["/wrong-model/decorator/", "/wrong-model/mixin/"])
+def test_a_resolver_returning_another_model_is_refused(url: str, world: World) -> None:
+    """The note kind reads ``owner.pk``: a project the stranger owns has one too."""
+    Project.objects.create(owner=world.stranger, name="own")
+    before = world.state()
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[ENFORCEMENT]):
+        response = client_for(world.stranger).post(url)
+    assert response.status_code == 403
+    assert world.state() == before
+
+
+@override_settings(AUTHENTICATION_BACKENDS=BACKENDS, AUTHZGUARD_POLICY_PATHS=[ENFORCEMENT])
+def test_has_perm_on_an_object_of_another_model_is_false(world: World) -> None:
+    own = Row.objects.create(owner=world.stranger, name="mine")
+    assert not User.objects.get(pk=world.stranger.pk).has_perm("note.edit", own)
+    assert User.objects.get(pk=world.victim.pk).has_perm("note.edit", world.note)
