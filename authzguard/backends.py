@@ -16,10 +16,11 @@ without asking any backend; :func:`allows` asks the policy even for them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from authzguard.policy.model import Resource
-from authzguard.resolvers import resource_attributes
+from authzguard.resolvers import check_kind_model, resource_attributes
 from authzguard.subjects import subject_for
 
 logger = logging.getLogger("authzguard")
@@ -39,7 +40,10 @@ def allows(user: Any, action: str, kind: str, obj: object = None) -> bool:
         if resource_kind is None or action not in resource_kind.actions:
             return False
         subject = subject_for(user, policy, kind=kind, action=action)
-        attributes = resource_attributes(obj, resource_kind) if obj is not None else {}
+        attributes: Mapping[str, object] = {}
+        if obj is not None:
+            check_kind_model(obj, resource_kind)
+            attributes = resource_attributes(obj, resource_kind)
         decision = policy.decide(subject, action, Resource(kind, attributes))
     except Exception:  # fail closed
         logger.exception("authzguard could not decide %s.%s", kind, action)

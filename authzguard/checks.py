@@ -40,6 +40,14 @@ SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
 
+OUTAGE_MIDDLEWARE = "authzguard.outage.ServiceUnavailableMiddleware"
+#: Layers that use the database or the session store on every request.
+_STATEFUL_MIDDLEWARE = (
+    SESSION_MIDDLEWARE,
+    AUTH_MIDDLEWARE,
+    "authzguard.sessions.middleware.SessionIndexMiddleware",
+)
+
 _AFTER = f"Place {MIDDLEWARE_PATH!r} after {SESSION_MIDDLEWARE!r} and {AUTH_MIDDLEWARE!r}"
 
 #: Every message these checks can produce, by id: (level, message, hint).
@@ -140,6 +148,13 @@ MESSAGES: Sequence[tuple[str, type[Error] | type[Warning], str, str]] = (
         "Capture it in the URL (<int:{param}>) or choose another source.",
     ),
     (
+        "authzguard.W080",
+        Warning,
+        "ServiceUnavailableMiddleware comes after {layers}: while the database or Redis "
+        "is down, a failure there (a session saved to Redis) still answers 500, not 503.",
+        f"Place {OUTAGE_MIDDLEWARE!r} first in MIDDLEWARE.",
+    ),
+    (
         "authzguard.E012",
         Error,
         "{view}: the view's declaration is incomplete ({problem}).",
@@ -192,6 +207,16 @@ def iter_views(
                 entry.callback,
                 frozenset(captured | _captured(entry.pattern) | set(entry.default_args)),
             )
+
+
+def outage_middleware_messages() -> list[CheckMessage]:
+    """``ServiceUnavailableMiddleware`` covers only the layers listed after it."""
+    middleware = list(getattr(django_settings, "MIDDLEWARE", None) or [])
+    if OUTAGE_MIDDLEWARE not in middleware:
+        return []
+    before = middleware[: middleware.index(OUTAGE_MIDDLEWARE)]
+    layers = [path.rsplit(".", 1)[-1] for path in _STATEFUL_MIDDLEWARE if path in before]
+    return [_message("authzguard.W080", layers=", ".join(layers))] if layers else []
 
 
 def _middleware_messages() -> tuple[list[CheckMessage], bool]:
@@ -307,6 +332,7 @@ def check_enforcement(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
     from authzguard.runtime import get_policy
 
     messages, installed = _middleware_messages()
+    messages.extend(outage_middleware_messages())
     try:
         policy = get_policy().policy
     except PolicyError as exc:

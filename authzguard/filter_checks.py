@@ -1,9 +1,10 @@
 """System checks for list filtering: ids ``authzguard.E070`` - ``E079``.
 
 Attribute types against their columns (for every kind with a model), and, for every
-(kind, action) pair a list is filtered by (an ``AuthorizedListMixin`` view, a DRF view
-with ``AuthzGuardFilterBackend``, an action marked ``filterable: true``), every rule
-condition that cannot become SQL, named by rule.
+(kind, action) pair a list is filtered by (an ``AuthorizedListMixin`` view, a create
+form's parent choices, a DRF view with ``AuthzGuardFilterBackend``, an admin with
+``AuthzGuardAdminMixin``, an action marked ``filterable: true``), every rule condition
+that cannot become SQL, named by rule.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ MESSAGES: Sequence[tuple[str, type[Error], str, str]] = (
         "authzguard.E072",
         Error,
         "{origin} filters {kind!r} lists for {action!r}, but {problem}.",
-        "Point the attribute's field: at a column of the model, or declare it type: any "
+        "Point the attribute's field: at a column of the model (a list: at a to-many "
+        "relation), or declare it type: any "
         "when no condition on this action reads it.",
     ),
     (
@@ -117,9 +119,11 @@ def filtered_pairs(policy: Policy) -> Iterator[tuple[str, str, str, type[models.
         except ValueError:
             declared = None  # authzguard.E012
         if declared is not None:
-            model = _view_model(view_class)
             for binding in declared.bindings():
                 if binding.listing:
+                    # A create form's parent choices are of the parent's kind's model.
+                    choices = binding is declared.choices
+                    model = None if choices else _view_model(view_class)
                     yield view.view_name, binding.resource, binding.action, model
         drf_view = getattr(view.callback, "cls", None)
         if drf_view is not None:
@@ -145,7 +149,8 @@ def _drf_list(view_class: Any, actions: Any) -> tuple[str, str] | None:
         return None
     if actions is not None and actions.get("get") != "list":
         return None  # a viewset's detail routes: nothing is narrowed there
-    action = declared_action(view_class, "GET", "list" if actions is not None else None)
+    viewset = actions is not None
+    action = declared_action(view_class, "GET", "list" if viewset else None, viewset=viewset)
     resource = getattr(view_class, "authz_resource", None)
     if isinstance(action, str) and isinstance(resource, str):
         return resource, action

@@ -28,6 +28,8 @@ from authzguard.sql_conditions import (
     Column,
     Cond,
     ConditionCompiler,
+    Source,
+    ToMany,
     Unsupported,
     and_,
     kind_columns,
@@ -127,7 +129,7 @@ def _kinds_by_model(policy: CompiledPolicy) -> dict[type[models.Model], tuple[st
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     kind: ResourceKind
-    columns: dict[str, Column | str]
+    columns: dict[str, Source]
 
 
 @lru_cache(maxsize=256)
@@ -162,7 +164,9 @@ def pair_problems(
         if attribute.type == "any":
             continue  # never type-checked: only conditions reading it matter
         if attribute.type == "list":
-            problems.append((None, f"attribute {name!r} is a list, which SQL cannot check"))
+            if not isinstance(column, ToMany):
+                problem = f"attribute {name!r} is a list held in a column, which SQL cannot check"
+                problems.append((None, problem))
         elif not isinstance(column, Column):
             problems.append(
                 (

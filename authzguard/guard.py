@@ -55,6 +55,7 @@ from authzguard.resolvers import (
     TargetPlan,
     TargetQuery,
     call_resolver,
+    check_kind_model,
     fetch_target,
     parse_target,
     plan_target,
@@ -70,6 +71,9 @@ Status = Literal[
     "allow", "deny", "bad_request", "ambiguous", "not_found", "method_not_allowed", "unavailable"
 ]
 Origin = Literal["decorator", "route", "mixin", "drf", "default"]
+
+#: The methods that show a list (``listing``): every other one is decided in full.
+_READS = frozenset({"GET", "HEAD"})
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -87,8 +91,8 @@ class Binding:
     #: GET and HEAD show the form that submits ``action`` (Django's form and deletion
     #: views, whose GET handlers cannot change state): decided without the method check.
     form_display: bool = False
-    #: A list filtered by the policy (``AuthorizedListMixin``): the view runs for any
-    #: subject an allow rule could cover, and shows only the objects it allows.
+    #: A list filtered by the policy (``AuthorizedListMixin``): its GET and HEAD run for
+    #: any subject an allow rule could cover, and show only the objects it allows.
     listing: bool = False
 
 
@@ -321,7 +325,9 @@ def _run_steps(ev: _Evaluation) -> None:
     subject = _subject(ev, ev.policy)
     if not _could_allow(ev, ev.policy, subject, query):
         return
-    if ev.binding.listing:
+    if ev.binding.listing and ev.request.method in _READS:
+        # Only showing the list is narrowed row by row; any other method (a create
+        # posted to the list) is decided in full, on the kind alone.
         ev.authz.decision = Decision(True, None, "allowed: a list filtered by the policy")
         ev.outcome.status = "allow"
         return
@@ -399,7 +405,9 @@ def _resolve(
             return fetch_target(query, prepared.kind)
         if _is_custom(ev.binding):
             spec = ev.binding.target or TargetSpec()
-            return call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+            found = call_resolver(ev.request, spec, ev.binding.resolver, ev.view_kwargs)
+            check_kind_model(found.obj, prepared.kind)
+            return found
     except (TargetNotFound, Http404):
         if settings.HIDE_EXISTENCE:
             prepared.attributes.read_nothing()

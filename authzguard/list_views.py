@@ -46,7 +46,7 @@ class AuthorizedListMixin(AuthorizeMixin):
 
     def get_queryset(self) -> Any:
         queryset = super().get_queryset()  # type: ignore[misc]
-        binding = self.get_authz_bindings().for_method(self.request.method)
+        binding = self.get_authz_bindings().for_request(self.request)
         if binding is None:  # pragma: no cover - dispatch refused the request already
             return queryset.none()
         return filter_queryset(self.request, binding.action, queryset, kind=binding.resource)

@@ -95,7 +95,7 @@ class AuthzGuardMiddleware(MiddlewareMixin):
         match = request.resolver_match
         view_name = match.view_name if match is not None else view_path(view_func)
         declared = declared_bindings(view_func)
-        binding = declared.for_method(request.method) if declared is not None else None
+        binding = declared.for_request(request) if declared is not None else None
         route: RouteBinding | None = None
         policy_error: Exception | None = None
         try:

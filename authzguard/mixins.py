@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.views.generic.detail import BaseDetailView
 from django.views.generic.edit import (
@@ -72,10 +73,26 @@ class MethodBindings:
     by_method: Mapping[str, Binding] = field(default_factory=dict)
     #: For every method not in ``by_method`` (``None``: those methods are refused, 405).
     fallback: Binding | None = None
+    #: A create form's GET (and HEAD) whose query string names no parent: a list of the
+    #: parents the user may create under (``choices_param`` is the parent's parameter).
+    choices: Binding | None = None
+    choices_param: str = ""
 
     def for_method(self, method: str | None) -> Binding | None:
         found = self.by_method.get((method or "").upper())
         return found if found is not None else self.fallback
+
+    def for_request(self, request: HttpRequest) -> Binding | None:
+        """The binding that decides ``request``: by its method, and for a create form's
+        GET, by whether the query string names the parent."""
+        method = (request.method or "").upper()
+        if (
+            self.choices is not None
+            and method in _FORM_METHODS
+            and self.choices_param not in request.GET
+        ):
+            return self.choices
+        return self.for_method(method)
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -84,8 +101,8 @@ class MethodBindings:
 
     def bindings(self) -> tuple[Binding, ...]:
         """Every distinct binding, in a stable order."""
-        found = [*self.by_method.values(), *([self.fallback] if self.fallback else [])]
-        return tuple(dict.fromkeys(found))
+        found = [*self.by_method.values(), self.fallback, self.choices]
+        return tuple(dict.fromkeys(b for b in found if b is not None))
 
 
 class AuthorizeMixin:
@@ -127,7 +144,7 @@ class AuthorizeMixin:
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         declared = self.get_authz_bindings()
-        binding = declared.for_method(request.method)
+        binding = declared.for_request(request)
         parent = super().dispatch  # type: ignore[misc]
         if getattr(self, "view_is_async", False) or iscoroutinefunction(parent):
 
@@ -181,6 +198,32 @@ class AuthorizeMixin:
         if name and parent is not None:
             initial.setdefault(name, parent)
         return initial
+
+    def get_form(self, form_class: Any = None) -> Any:
+        """A create form's parent field offers only the parents the user may create under
+        (:func:`authzguard.filter_queryset` on the parent's kind, in the field's query)."""
+        form = super().get_form(form_class)  # type: ignore[misc]
+        name = self.authz_parent
+        field = form.fields.get(name) if name else None
+        if isinstance(getattr(field, "queryset", None), QuerySet):
+            field.queryset = self._parent_choices(field.queryset)  # type: ignore[union-attr]
+        return form
+
+    def _parent_choices(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        from authzguard import runtime
+        from authzguard.filtering import filter_for_subject, filter_queryset
+
+        binding = self.get_authz_bindings().for_request(self.request)
+        if binding is None:  # pragma: no cover - dispatch refused the request already
+            return queryset.none()
+        authz = getattr(self.request, "authz", None)
+        if authz is not None and authz.binding is binding and authz.allowed:
+            # The subject decided on (its groups read once, for this very pair).
+            policy = runtime.get_policy()
+            return filter_for_subject(
+                policy, authz.subject, binding.action, queryset, binding.resource
+            )
+        return filter_queryset(self.request, binding.action, queryset, kind=binding.resource)
 
     def form_valid(self, form: Any) -> Any:
         """Refuse a submission whose parent field is not the parent that was authorized."""
@@ -256,6 +299,12 @@ def _build_bindings(cls: type[AuthorizeMixin]) -> MethodBindings:
         for method in _FORM_METHODS:
             by_method.setdefault(method, binding(form_action, method))
     fallback = binding(cls.authz_action, None) if cls.authz_action else None
+    shown = by_method.get("GET")
+    if parent is not None and shown is not None and shown.target is not None:
+        # No parent named: the form offers those the user may create under, filtered
+        # like a list (the view runs for whoever an allow rule could cover).
+        choices = replace(shown, target=None, listing=True)
+        return MethodBindings(by_method, fallback, choices, parent)
     return MethodBindings(by_method, fallback)
 
 

@@ -289,6 +289,19 @@ def call_resolver(
     return ResolvedTarget(obj, getattr(obj, "pk", None), spec.param, "resolver")
 
 
+def check_kind_model(obj: object, kind: ResourceKind) -> None:
+    """Refuse (``TypeError``) an object that is not of the kind's ``model:``.
+
+    The kind's attributes are paths on its model: read off another model (a resolver
+    returning the wrong object, ``has_perm`` given one), ``owner`` could be anyone's.
+    """
+    if not kind.model:
+        return
+    model = get_model(kind.model)
+    if not isinstance(obj, model):
+        raise TypeError(f"{type(obj).__qualname__} is not a {kind.model} (kind {kind.name!r})")
+
+
 def read_attribute(obj: object, path: str) -> object:
     """Read an attribute path (``pk``, ``owner_id``, ``owner.pk``, ``owner__pk``) from ``obj``.
 

@@ -8,7 +8,10 @@ and ``OR`` mean what they mean in Python, never SQL's "unknown".
 
 Attribute paths follow :func:`authzguard.resolvers.read_attribute`: ``owner`` and
 ``owner.pk`` compare the related object's primary key (``owner__pk``), ``owner_id`` the
-column itself, ``project.owner`` crosses the relation (``project__owner__pk``).
+column itself, ``project.owner`` crosses the relation (``project__owner__pk``). A
+to-many relation read as a list of keys (``members: {type: list, field: team}``) is
+tested by a subquery on the model's primary key (``pk IN (SELECT ... WHERE team = 3)``):
+the list stays one query, without duplicate rows.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from django.db.models.query_utils import DeferredAttribute
 from authzguard.policy.conditions import BoolOp, Compare, ListLiteral, Literal, Node, Not, Ref
 from authzguard.policy.evaluation import truth
 from authzguard.policy.model import ResourceKind
-from authzguard.resolvers import path_parts
+from authzguard.resolvers import path_parts, path_steps, to_many_lookup
 
 #: A predicate over a row: a constant, or a ``Q`` that is never unknown in SQL.
 Cond = bool | Q
@@ -55,6 +58,30 @@ class Column:
     lookup: str
     pytype: str  # "str" | "int" | "bool"
     nullable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ToMany:
+    """A to-many relation read as the list of its keys: never absent (an empty list)."""
+
+    model: type[models.Model]
+    lookup: str  # from ``model`` to the related keys: ``team``, ``project__team``
+    pytype: str  # the related primary key's type
+
+    def rows(self, **lookups: object) -> Q:
+        """The rows of ``model`` that have a related key matching ``lookups``."""
+        keys = self.model._base_manager.filter(**lookups).values("pk")
+        return Q(pk__in=keys)
+
+
+def find_to_many(model: type[models.Model], path: str) -> ToMany | None:
+    """The to-many relation a ``type: list`` attribute reads, as ``decide`` reads it."""
+    lookup = to_many_lookup(model, path)
+    if lookup is None:
+        return None
+    related = path_steps(model, path)[-1].field.related_model
+    pytype = column_type(related._meta.pk)
+    return ToMany(model, lookup, pytype) if pytype is not None else None
 
 
 def column_type(field: Any) -> str | None:
@@ -118,11 +145,20 @@ def find_column(model: type[models.Model], path: str) -> Column | str:
     return f"{path!r} is empty"  # pragma: no cover - a path has at least one part
 
 
-def kind_columns(model: type[models.Model], kind: ResourceKind) -> dict[str, Column | str]:
-    return {name: find_column(model, a.field or a.name) for name, a in kind.attributes.items()}
+#: Where an attribute is in SQL: a column, a to-many relation, or why it is in none.
+Source = Column | ToMany | str
 
 
-def type_mismatches(kind: ResourceKind, columns: Mapping[str, Column | str]) -> list[str]:
+def kind_columns(model: type[models.Model], kind: ResourceKind) -> dict[str, Source]:
+    found: dict[str, Source] = {}
+    for name, attribute in kind.attributes.items():
+        path = attribute.field or attribute.name
+        many = find_to_many(model, path) if attribute.type == "list" else None
+        found[name] = many if many is not None else find_column(model, path)
+    return found
+
+
+def type_mismatches(kind: ResourceKind, columns: Mapping[str, Source]) -> list[str]:
     """Attributes whose declared type no value of their column has (``decide`` would deny
     every object with a value there)."""
     found = []
@@ -180,6 +216,7 @@ class _Sym:
     pred: Cond | None = None
     column: Column | None = None
     const: object = None
+    many: ToMany | None = None
 
 
 class ConditionCompiler:
@@ -188,7 +225,7 @@ class ConditionCompiler:
     def __init__(
         self,
         kind: ResourceKind,
-        columns: Mapping[str, Column | str],
+        columns: Mapping[str, Source],
         subject: Mapping[str, object],
         coerce_str: Callable[[str], bool],
     ) -> None:
@@ -203,7 +240,7 @@ class ConditionCompiler:
         sym = self.compile(node)
         if sym.pred is not None:
             fails, holds = sym.fails, sym.pred
-        elif sym.column is not None:
+        elif sym.column is not None or sym.many is not None:
             fails, holds = sym.fails, self._as_pred(sym)
         else:
             try:
@@ -240,9 +277,11 @@ class ConditionCompiler:
             raise Unsupported(f"resource.{node.name} is not declared")
         if attribute.type == "any":
             raise Unsupported(f"resource.{node.name} is of type: any (its values are unknown)")
-        if attribute.type == "list":
-            raise Unsupported(f"resource.{node.name} is a list held in a column or relation")
         column = self.columns[node.name]
+        if attribute.type == "list":
+            if isinstance(column, ToMany):
+                return _Sym(False, many=column)
+            raise Unsupported(f"resource.{node.name} is a list held in a column")
         if not isinstance(column, Column):
             raise Unsupported(f"resource.{node.name} reads no column: {column}")
         return _Sym(_absent(column), column=column)
@@ -263,6 +302,8 @@ class ConditionCompiler:
         """A value read as true/false (``not``, ``and``, ``or``)."""
         if sym.pred is not None:
             return sym.pred
+        if sym.many is not None:  # the loader refuses a list as a condition (AZ208)
+            raise Unsupported(f"{sym.many.lookup} (a list) is used as true/false")
         column = sym.column
         if column is None:
             return bool(sym.const)
@@ -278,8 +319,12 @@ class ConditionCompiler:
         return equal if op == "==" else not_(equal)
 
     def _contains(self, item: _Sym, container: _Sym) -> Cond:
+        if item.many is not None:
+            raise Unsupported("a to-many relation is never an element of a list")
+        if container.many is not None:
+            return self._member(item, container.many)
         if container.column is not None or container.pred is not None:
-            raise Unsupported("'in' reads a list held in a column or relation")
+            raise Unsupported("'in' reads a list held in a column")
         values = container.const
         if values is None:
             return False  # an absent subject value: the comparison fails anyway
@@ -294,7 +339,20 @@ class ConditionCompiler:
             return self._bool_in(item.pred, values)
         return item.const in values
 
+    def _member(self, item: _Sym, many: ToMany) -> Cond:
+        """``value in resource.members``: the value is one of the related keys."""
+        if item.column is not None or item.pred is not None:
+            raise Unsupported(
+                "'in' over a to-many relation needs a value on its left (subject.id, a literal)"
+            )
+        keys = self._coerced(Column(many.lookup, many.pytype, False), [item.const])
+        if not keys:
+            return False  # no key equals it (an absent value fails anyway)
+        return many.rows(**{many.lookup: keys[0]})
+
     def _equal(self, left: _Sym, right: _Sym) -> Cond:
+        if left.many is not None or right.many is not None:
+            raise Unsupported("a to-many relation is compared only with 'in' and 'not in'")
         if left.column is None and right.column is not None:
             left, right = right, left
         if left.pred is None and right.pred is not None:

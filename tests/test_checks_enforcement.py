@@ -42,6 +42,74 @@ def test_ids_do_not_collide_with_other_authzguard_checks() -> None:
     assert mine.isdisjoint(check_id for check_id, *_ in SESSION_MESSAGES)
 
 
+PACKAGE = Path(__file__).resolve().parent.parent / "authzguard"
+CHECK_ID = re.compile(r"authzguard\.[EW]\d{3}")
+
+
+def _defined_ids() -> list[str]:
+    """Every check id defined in the package: an entry of a ``*MESSAGES`` table (each
+    entry once, however many tables re-export it), or an ``id="..."`` given directly
+    (as ``ModelAdmin.check()`` messages are)."""
+    import importlib
+    import pkgutil
+
+    import authzguard
+
+    entries: dict[int, str] = {}
+    for info in pkgutil.walk_packages(authzguard.__path__, "authzguard."):
+        if ".migrations" in info.name or info.name.endswith(("pytest_plugin", "__main__")):
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if name.endswith("MESSAGES") and isinstance(value, tuple):
+                entries.update((id(entry), entry[0]) for entry in value)
+    direct = [
+        found
+        for source in PACKAGE.rglob("*.py")
+        for found in re.findall(r"\bid=\"(authzguard\.[EW]\d{3})\"", source.read_text())
+    ]
+    return [*entries.values(), *direct]
+
+
+def test_every_check_id_is_defined_once_and_documented() -> None:
+    defined = _defined_ids()
+    assert len(defined) == len(set(defined)), sorted(i for i in defined if defined.count(i) > 1)
+    used = {m for source in PACKAGE.rglob("*.py") for m in CHECK_ID.findall(source.read_text())}
+    docs = " ".join(page.read_text() for page in (PACKAGE.parent / "docs").glob("*.md"))
+    # In full, or as `E072` right after its neighbour `authzguard.E071`.
+    documented = {f"authzguard.{i}" for i in re.findall(r"`(?:authzguard\.)?([EW]\d{3})`", docs)}
+    views_table = re.findall(
+        r"^\| `(authzguard\.[EW]\d{3})`", (PACKAGE.parent / "docs" / "views.md").read_text(), re.M
+    )
+    assert len(views_table) == len(set(views_table))
+    assert used <= set(defined), used - set(defined)  # no id named but never raised
+    assert set(defined) <= documented, set(defined) - documented
+    assert set(views_table) <= set(defined), set(views_table) - set(defined)
+    assert "authzguard.E039" in defined  # the admin's, from ModelAdmin.check()
+
+
+@pytest.mark.parametrize(
+    ("middleware", "expected"),
+    [
+        (["authzguard.outage.ServiceUnavailableMiddleware", SESSION, CSRF, AUTH, GUARD], []),
+        (
+            [SESSION, "authzguard.outage.ServiceUnavailableMiddleware", CSRF, AUTH, GUARD],
+            ["authzguard.W080"],
+        ),
+        (
+            [SESSION, CSRF, AUTH, GUARD, "authzguard.outage.ServiceUnavailableMiddleware"],
+            ["authzguard.W080"],
+        ),
+        ([SESSION, CSRF, AUTH, GUARD], []),
+    ],
+)
+def test_the_outage_middleware_must_come_before_the_session_layers(
+    middleware: list[str], expected: list[str]
+) -> None:
+    with override_settings(MIDDLEWARE=middleware):
+        assert [i for i in ids() if i.startswith("authzguard.W08")] == expected
+
+
 def test_test_configuration_is_clean() -> None:
     assert check_enforcement() == []
     assert not [

@@ -78,9 +78,8 @@ def only(who: str, *allowed: str, yes: int = 200) -> int:
 @pytest.mark.parametrize("who", PEOPLE)
 def test_retrieve(people: dict[str, User | None], project: Project, who: str) -> None:
     response = client_for(people, who).get(f"/api/projects/{project.pk}/")
-    # Team members view once relations in attributes (issue 12.3) give the team rule.
-    assert response.status_code == only(who, "owner")
-    if who == "owner":
+    assert response.status_code == only(who, "owner", "member")  # the team views it
+    if who in ("owner", "member"):
         assert response.json() == {
             "id": project.pk,
             "name": "Apollo",
@@ -161,7 +160,7 @@ def test_methods_no_action_serves_are_refused(
 @pytest.mark.parametrize("who", PEOPLE)
 def test_invoice_retrieve(people: dict[str, User | None], invoice: Invoice, who: str) -> None:
     response = client_for(people, who).get(f"/api/invoices/{invoice.pk}/")
-    assert response.status_code == only(who, "owner", "finance")
+    assert response.status_code == only(who, "owner", "member", "finance")
     if response.status_code == 200:
         assert response.json()["amount"] == "120.00"
 
@@ -276,17 +275,65 @@ def test_the_parent_authorized_is_the_parent_saved(
     assert [i.project for i in Invoice.objects.all()] == [project]
 
 
-# -- lists: decided without an object until list filtering --------------------------------
+# -- lists: narrowed by the policy (AuthzGuardFilterBackend) -------------------------------
+
+
+@pytest.fixture
+def theirs(db: None) -> Invoice:
+    """Another owner's project and invoice (that owner is none of PEOPLE)."""
+    project = Project.objects.create(owner=User.objects.create_user("otto"), name="Zeus")
+    return Invoice.objects.create(project=project, amount=Decimal("75.00"))
+
+
+def decided(user: User | None, action: str, objects: Any, kind: str) -> set[int]:
+    """What ``decide()`` allows one object at a time: what the list must hold."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from authzguard.backends import allows
+
+    return {obj.pk for obj in objects if allows(user or AnonymousUser(), action, kind, obj)}
+
+
+#: Owners and team members list their projects and invoices; finance every invoice.
+PROJECT_LIST = {"owner": {"Apollo"}, "member": {"Apollo"}}
+INVOICE_LIST = {"owner": {"120.00"}, "member": {"120.00"}, "finance": {"120.00", "75.00"}}
 
 
 @pytest.mark.parametrize("who", PEOPLE)
-def test_invoice_list_for_an_unconditional_rule(
-    people: dict[str, User | None], invoice: Invoice, who: str
+def test_lists_hold_exactly_what_the_policy_allows(
+    people: dict[str, User | None], invoice: Invoice, theirs: Invoice, who: str
 ) -> None:
-    response = client_for(people, who).get("/api/invoices/")
-    assert response.status_code == only(who, "finance")
-    if who == "finance":
-        assert [i["id"] for i in response.json()] == [invoice.pk]
+    client = client_for(people, who)
+    projects, invoices = client.get("/api/projects/"), client.get("/api/invoices/")
+    if who == "anonymous":  # no allow rule could cover them: the ordinary denial
+        assert projects.status_code == invoices.status_code == 403
+        return
+    assert projects.status_code == invoices.status_code == 200
+    assert {p["name"] for p in projects.json()} == PROJECT_LIST.get(who, set())
+    assert {i["amount"] for i in invoices.json()} == INVOICE_LIST.get(who, set())
+    user = people[who]
+    assert {p["id"] for p in projects.json()} == decided(
+        user, "list", Project.objects.all(), "project"
+    )
+    assert {i["id"] for i in invoices.json()} == decided(
+        user, "list", Invoice.objects.all(), "invoice"
+    )
+
+
+def test_lists_are_filtered_and_detail_actions_keep_their_decision(
+    people: dict[str, User | None], invoice: Invoice, theirs: Invoice
+) -> None:
+    """The filter backend narrows ``list`` only: a detail URL outside the list is still
+    decided on its object (403, or the same 404 as a missing one when hidden)."""
+    owner = client_for(people, "owner")
+    assert owner.get(f"/api/invoices/{theirs.pk}/").status_code == 403
+    assert owner.get(f"/api/projects/{theirs.project_id}/").status_code == 403
+    with override_settings(AUTHZGUARD_HIDE_EXISTENCE=True):
+        hidden = owner.get(f"/api/projects/{theirs.project_id}/")
+        missing = owner.get(f"/api/projects/{theirs.project_id + 100}/")
+        listed = owner.get("/api/projects/")
+    assert hidden.status_code == missing.status_code == 404
+    assert [p["name"] for p in listed.json()] == ["Apollo"]
 
 
 # -- queries ------------------------------------------------------------------------------
@@ -307,12 +354,27 @@ def test_a_detail_action_costs_the_lookup_and_the_group_query_only(
     people: dict[str, User | None], project: Project, invoice: Invoice
 ) -> None:
     owner, finance = client_for(people, "owner"), client_for(people, "finance")
+    # project.view: the groups (a condition reads subject.groups), the project, and its
+    # team (the one to-many attribute its rules read).
     code, sqls = app_queries(owner, "get", f"/api/projects/{project.pk}/")
-    assert code == 200 and len(sqls) == 1, sqls  # no group-granted role on project.view
-    # invoice.view has a group-granted rule (finance): one group query for everyone.
+    assert code == 200 and len(sqls) == 3, sqls
+    assert "auth_group" in sqls[0] and "projectapp_project_team" in sqls[2]
+    # invoice.view: the groups (finance), the invoice with its project joined, the team.
     for client in (owner, finance):
         code, sqls = app_queries(client, "get", f"/api/invoices/{invoice.pk}/")
-        assert code == 200 and len(sqls) == 2, sqls
-        assert sum("auth_group" in sql for sql in sqls) == 1
-    code, sqls = app_queries(finance, "get", "/api/invoices/")
-    assert code == 200 and len(sqls) == 2, sqls  # groups, then the one list query
+        assert code == 200 and len(sqls) == 3, sqls
+        assert "auth_group" in sqls[0] and "projectapp_project_team" in sqls[2]
+
+
+@pytest.mark.parametrize("who", ["owner", "member", "finance", "stranger"])
+def test_a_list_costs_one_query_and_the_group_query_where_it_matters(
+    people: dict[str, User | None], invoice: Invoice, theirs: Invoice, who: str
+) -> None:
+    client = client_for(people, who)
+    # project.list has no group-granted rule: the one list query (the team is a subquery).
+    code, sqls = app_queries(client, "get", "/api/projects/")
+    assert code == 200 and len(sqls) == 1 and "projectapp_project" in sqls[0], sqls
+    # invoice.list has one (finance): the group query, then the one list query.
+    code, sqls = app_queries(client, "get", "/api/invoices/")
+    assert code == 200 and len(sqls) == 2, sqls
+    assert "auth_group" in sqls[0] and "projectapp_invoice" in sqls[1]

@@ -202,9 +202,12 @@ def _ids(messages: list[Any]) -> list[tuple[str, str]]:
 
 @pytest.mark.urls("tests.filterapp.export_urls")
 def test_a_filtered_view_whose_rule_cannot_become_sql_is_a_startup_error() -> None:
-    found = _ids(check_filtering())
-    assert [i for i, _ in found] == ["authzguard.E071"], found
-    assert "row-export" in found[0][1] and "'export-shouting'" in found[0][1]
+    """The list page, and the viewset whose filter backend narrows ``list`` (regression:
+    a viewset's actions were looked up by HTTP method, so its list went unchecked)."""
+    found = sorted(_ids(check_filtering()))
+    assert [i for i, _ in found] == ["authzguard.E071", "authzguard.E071"], found
+    assert "api-row-export-list" in found[0][1] and "row-export" in found[1][1]
+    assert all("'export-shouting'" in message for _, message in found)
 
 
 @pytest.mark.urls("tests.filterapp.export_urls")
@@ -269,8 +272,8 @@ def test_plan_prints_always_never_or_the_condition(capsys: pytest.CaptureFixture
         assert capsys.readouterr().out.strip() == expected
     assert main(["plan", policy, "--subject", "id=3", "--action", "list", "--resource", "x"]) == 2
     capsys.readouterr()
-    finance = ["--subject", "roles=finance", "--action", "list", "--resource", "invoice"]
-    assert main(["plan", str(PROJECTS), *finance]) == 0
+    admin = ["--subject", "roles=admin", "--action", "delete", "--resource", "project"]
+    assert main(["plan", str(PROJECTS), *admin]) == 0
     assert capsys.readouterr().out.strip() == "ALWAYS"
 
 
@@ -312,3 +315,55 @@ def test_an_absent_value_fails_only_where_short_circuit_reads_it(
         found = set(authzguard.filter_queryset(request, "list", Row.objects.all()))
         assert {row.pk for row in found} == {pk for pk, shown in listed.items() if shown}
         assert {row.pk for row in found} == _decided(people["owner"], "list")
+
+
+@pytest.mark.urls("tests.filterapp.export_urls")
+def test_to_many_lists_are_filtered_by_membership_only(tmp_path: Path) -> None:
+    """A to-many ``type: list`` attribute is no E072; ``in``/``not in`` with a value on the
+    left become SQL, anything else is E071 naming the rule (a list in a column stays E072)."""
+    attrs = (
+        "      owner: {type: key, field: owner}\n"
+        "      members: {type: list, field: members}\n"
+        "      siblings: {type: list, field: parent.rows}\n"
+    )
+    rules = OWNER_RULE + (
+        "  - {id: team, effect: allow, subjects: [authenticated], actions: [list],"
+        " resource: row, when: subject.id in resource.members or 3 not in resource.siblings}\n"
+    )
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[_write(tmp_path, attrs, rules)]):
+        assert check_filtering() == []
+    rules += (
+        "  - {id: same, effect: deny, subjects: ['*'], actions: [list], resource: row,"
+        " when: 'resource.members == [1]'}\n"
+        "  - {id: owned, effect: deny, subjects: ['*'], actions: [list], resource: row,"
+        " when: resource.owner in resource.members}\n"
+    )
+    (tmp_path / "more").mkdir()
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[_write(tmp_path / "more", attrs, rules)]):
+        found = _ids(check_filtering())
+    assert sorted(i for i, _ in found) == ["authzguard.E071", "authzguard.E071"], found
+    assert any("'same'" in m for _, m in found) and any("'owned'" in m for _, m in found)
+
+
+def test_a_to_many_membership_is_one_query_without_duplicate_rows(
+    tmp_path: Path, people: dict[str, User]
+) -> None:
+    attrs = "      owner: {type: key, field: owner}\n      members: {type: list, field: members}\n"
+    rules = OWNER_RULE.replace(
+        "resource.owner == subject.id",
+        "resource.owner == subject.id or subject.id in resource.members",
+    )
+    owner, stranger = people["owner"], people["stranger"]
+    shared = Row.objects.create(owner=owner, name="shared")
+    shared.members.set([owner, stranger, people["staff"]])
+    theirs = Row.objects.create(owner=stranger, name="theirs")
+    theirs.members.set([owner])
+    Row.objects.create(owner=stranger, name="other").members.set([stranger])
+    request = RequestFactory().get("/")
+    request.user = User.objects.get(pk=owner.pk)
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[_write(tmp_path, attrs, rules)]):
+        with CaptureQueriesContext(connection) as queries:
+            found = list(authzguard.filter_queryset(request, "list", Row.objects.all()))
+        assert len(queries.captured_queries) == 1, queries.captured_queries
+        assert sorted(row.name for row in found) == ["shared", "theirs"]
+        assert {row.pk for row in found} == _decided(owner, "list")

@@ -3,9 +3,11 @@ mismatches (issue 12.4). ``tests/test_filtering_postgresql.py`` runs it on Postg
 
 For every example: ``set(filter_for_subject(...)) == {o for o in rows if decide(...)}``.
 Rows hold NULL in every nullable column, values equal to the policy's literals or not,
-and an owner and a parent across nullable foreign keys; conditions are the well-typed
-conditions of the policy generator (``tests/policy_gen.py``) over those attributes and
-the subject's, whose values may be absent.
+an owner and a parent across nullable foreign keys, and members (a many-to-many); the
+conditions are the well-typed conditions of the policy generator (``tests/policy_gen.py``)
+over those attributes and the subject's, whose values may be absent, joined with tests
+of two to-many attributes (``subject.id in resource.members``, a reverse foreign key
+across the parent). The list must also hold no row twice.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ ATTRIBUTES = (
     ("parent_rank", "int", "parent.rank"),
     ("id", "key", "pk"),
 )
+#: To-many attributes (lists of keys), tested only by ``in``, ``not in`` and their truth:
+#: a many-to-many, and a reverse foreign key across a nullable foreign key.
+TO_MANY = (("members", "members"), ("parent_rows", "parent.rows"))
 ROLES = ("r1", "r2")
 SUBJECTS = ("*", "authenticated", "anonymous", "r1", "r2")
 
@@ -71,11 +76,16 @@ def _policy(draw: HypothesisDraw, pools: _Pools, directory: Path) -> Any:
         }
         if draw.chance(80):
             rule["when"] = conditions.condition(draw.integer(0, 3))
+        if draw.chance(40):
+            member = _to_many_condition(draw)
+            joined = draw.choice(("and", "or"))
+            rule["when"] = f"({rule['when']}) {joined} ({member})" if "when" in rule else member
         rules.append(rule)
     attributes = {
         name: {"type": kind, **({"field": field} if field else {})}
         for name, kind, field in ATTRIBUTES
     }
+    attributes.update({name: {"type": "list", "field": field} for name, field in TO_MANY})
     data = {
         "version": 1,
         "roles": {"r1": {}, "r2": {"inherits": "r1"}},
@@ -94,6 +104,14 @@ def _policy(draw: HypothesisDraw, pools: _Pools, directory: Path) -> Any:
     return compile_policy(load_policy([path]))
 
 
+def _to_many_condition(draw: HypothesisDraw) -> str:
+    """A test of a to-many attribute: whether a value is one of its keys."""
+    name = draw.choice([name for name, _ in TO_MANY])
+    # Keys are small ints (users' and rows' primary keys); true == 1 in Python.
+    value = draw.choice(("subject.id", "subject.id", "subject.username", "1", "2", '"1"', "true"))
+    return f"{value} {draw.choice(('in', 'not in'))} resource.{name}"
+
+
 def _rows(draw: HypothesisDraw, pools: _Pools, users: list[Any]) -> None:
     Row.objects.all().delete()
     Parent.objects.all().delete()
@@ -105,7 +123,7 @@ def _rows(draw: HypothesisDraw, pools: _Pools, users: list[Any]) -> None:
         for _ in range(2)
     ]
     for _ in range(draw.integer(0, 8)):
-        Row.objects.create(
+        row = Row.objects.create(
             name=None if draw.chance(30) else draw.choice(pools.strings),
             code=draw.choice(pools.strings),
             count=None if draw.chance(30) else draw.choice(pools.ints),
@@ -113,6 +131,7 @@ def _rows(draw: HypothesisDraw, pools: _Pools, users: list[Any]) -> None:
             owner=None if draw.chance(30) else draw.choice(users),
             parent=None if draw.chance(30) else draw.choice(parents),
         )
+        row.members.set(subset(draw, users, 0, len(users)))
 
 
 def _subject(draw: HypothesisDraw, pools: _Pools, users: list[Any]) -> Subject:
@@ -156,7 +175,9 @@ def test_filtering_returns_exactly_the_rows_decide_allows(data: st.DataObject) -
         if policy.decide(subject, "list", Resource("row", resource_attributes(row, kind))).allowed
     }
     filtered = filter_for_subject(policy, subject, "list", Row.objects.all(), "row")
-    got = set(filtered.values_list("pk", flat=True))
+    listed = list(filtered.values_list("pk", flat=True))
+    assert len(listed) == len(set(listed)), "a row listed twice"
+    got = set(listed)
     try:
         note(str(filtered.query))
     except EmptyResultSet:

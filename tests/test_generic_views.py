@@ -246,22 +246,33 @@ def test_invoice_detail(people: dict[str, User | None], invoice: Invoice, who: s
         assert b"Apollo: 120.00 (draft)" in response.content
 
 
+@pytest.fixture
+def theirs(db: None) -> Invoice:
+    """Another owner's project and invoice (that owner is none of PEOPLE)."""
+    project = Project.objects.create(owner=User.objects.create_user("otto"), name="Zeus")
+    return Invoice.objects.create(project=project, amount=Decimal("75.00"))
+
+
+#: What each list page shows (AuthorizedListMixin: filtered by the policy in SQL).
+PROJECT_LIST = {"owner": ["Apollo"], "member": ["Apollo"]}
+INVOICE_LIST = {"owner": ["120.00"], "member": ["120.00"], "finance": ["120.00", "75.00"]}
+
+
 @pytest.mark.parametrize("who", PEOPLE)
-def test_list_views_are_decided_without_an_object(
-    people: dict[str, User | None], invoice: Invoice, who: str
+def test_list_views_show_exactly_what_the_policy_allows(
+    people: dict[str, User | None], invoice: Invoice, theirs: Invoice, who: str
 ) -> None:
     client = client_for(people, who)
-    # Finance's rule has no condition: it lists every invoice.
-    invoices = client.get("/invoices/")
-    assert status(invoices) == {"finance": 200, "anonymous": "login"}.get(who, 403)
-    if who == "finance":
-        assert b"<li>120.00</li>" in invoices.content
-    # The owners' list rule reads the object: the list is filtered by it (issue 12.4), so
-    # the owner sees Apollo, everyone else signed in an empty list.
-    projects = client.get("/projects/")
-    assert status(projects) == ("login" if who == "anonymous" else 200)
-    if who != "anonymous":
-        assert (b"<li>Apollo</li>" in projects.content) == (who == "owner")
+    projects, invoices = client.get("/projects/"), client.get("/invoices/")
+    if who == "anonymous":  # no allow rule could cover them: sent to sign in
+        assert status(projects) == status(invoices) == "login"
+        return
+    assert projects.status_code == invoices.status_code == 200
+    assert [p.name for p in projects.context["object_list"]] == PROJECT_LIST.get(who, [])
+    amounts = sorted(str(i.amount) for i in invoices.context["object_list"])
+    assert amounts == INVOICE_LIST.get(who, [])
+    for amount in {"120.00", "75.00"} - set(amounts):
+        assert f"<li>{amount}</li>".encode() not in invoices.content
 
 
 # -- creating against the parent --------------------------------------------------------------
@@ -293,13 +304,67 @@ def test_create_is_authorized_against_the_parent(
     assert Invoice.objects.filter(amount=Decimal("9.50")).count() == (who == "owner")
 
 
+BILLABLE = {"owner": ["Apollo"]}  # their project; not their archived one, nor another's
+
+
+@pytest.mark.parametrize("who", PEOPLE)
+def test_the_create_form_without_a_parent_offers_the_parents_the_user_may_bill(
+    people: dict[str, User | None], project: Project, theirs: Invoice, who: str
+) -> None:
+    """Regression: with no ``?project=`` the form was refused (400); it is shown with
+    the project choices filtered by the policy (add_invoice on project), in SQL."""
+    Project.objects.create(owner=project.owner, name="Old", archived=True)
+    client = client_for(people, who)
+    shown = client.get("/invoices/new/")
+    if who == "anonymous":
+        assert status(shown) == "login"
+        return
+    assert shown.status_code == 200
+    choices = shown.context["form"].fields["project"].queryset
+    assert [p.name for p in choices] == BILLABLE.get(who, [])
+    for name in {"Apollo", "Zeus", "Old"} - set(BILLABLE.get(who, [])):
+        assert f">{name}</option>".encode() not in shown.content
+    # What is offered is what may be submitted.
+    for offered in Project.objects.all():
+        data = {"project": str(offered.pk), "amount": "1.00", "status": "draft"}
+        posted = client.post("/invoices/new/", data)
+        assert (posted.status_code == 302) == (offered.name in BILLABLE.get(who, [])), offered
+
+
+def test_the_create_form_offers_only_billable_parents_when_one_is_named(
+    people: dict[str, User | None], project: Project, theirs: Invoice
+) -> None:
+    """The form for ``?project=`` lists no other owner's project either."""
+    shown = client_for(people, "owner").get(f"/invoices/new/?project={project.pk}")
+    assert shown.status_code == 200
+    assert [p.name for p in shown.context["form"].fields["project"].queryset] == ["Apollo"]
+    assert b">Zeus</option>" not in shown.content
+
+
+def test_parent_choices_that_cannot_become_sql_are_a_startup_error(tmp_path: Path) -> None:
+    from authzguard.filter_checks import check_filtering
+
+    assert check_filtering() == []
+    policy = tmp_path / "projects.yaml"
+    policy.write_text(
+        POLICY.read_text().replace(
+            "      archived: {type: bool}\n",
+            "      archived: {type: bool}\n      label: {type: any, field: name}\n",
+        )
+        + "  - {id: labelled, effect: allow, subjects: [authenticated], actions: [add_invoice],"
+        ' resource: project, when: resource.label == "open"}\n'
+    )
+    with override_settings(AUTHZGUARD_POLICY_PATHS=[policy]):
+        found = check_filtering()
+    assert [(m.id, m.obj) for m in found] == [("authzguard.E071", "invoice-create")]
+    assert "'project' lists for 'add_invoice'" in found[0].msg and "'labelled'" in found[0].msg
+
+
 def test_create_form_parent_parameters_are_validated(
     people: dict[str, User | None], project: Project
 ) -> None:
     owner = client_for(people, "owner")
-    # No parent named: refused until list filtering (issue 12.4) can offer only the
-    # projects this user may bill; never a form listing every project.
-    assert owner.get("/invoices/new/").status_code == 400
+    assert owner.get("/invoices/new/?project=").status_code == 400
     assert owner.get("/invoices/new/?project=abc").status_code == 400
     assert owner.get(f"/invoices/new/?project={project.pk}&project=1").status_code == 400
     assert owner.get("/invoices/new/?project=9999").status_code == 404
@@ -417,6 +482,17 @@ def test_the_object_is_fetched_once(
     # The form's GET for a parent: the parent's lookup, and the form's choices.
     code, sqls = app_queries(owner, "get", f"/invoices/new/?project={project.pk}")
     assert code == 200 and len(sqls) == 2, sqls
+    # A list page: the one list query, after the group query where a group-granted role
+    # matters (finance, on invoice.list).
+    code, sqls = app_queries(owner, "get", "/projects/")
+    assert code == 200 and len(sqls) == 1 and "projectapp_project" in sqls[0], sqls
+    for client in (owner, finance):
+        code, sqls = app_queries(client, "get", "/invoices/")
+        assert code == 200 and len(sqls) == 2, sqls
+        assert "auth_group" in sqls[0] and "projectapp_invoice" in sqls[1]
+    # The form's GET without a parent: the one query of its filtered choices.
+    code, sqls = app_queries(owner, "get", "/invoices/new/")
+    assert code == 200 and len(sqls) == 1 and "projectapp_project" in sqls[0], sqls
     # The update's POST: the lookup and the UPDATE, nothing fetched twice.
     code, sqls = app_queries(owner, "post", f"/projects/{project.pk}/edit/", {"name": "Vega"})
     assert code == 302 and len(sqls) == 2 and sqls[1].startswith("UPDATE"), sqls

@@ -56,7 +56,7 @@ def test_index_sessions_writes_plain_lines_when_not_on_a_terminal(
     assert lines[2] == f"indexing: started, {MANY} sessions"
     assert lines[3].startswith(f"indexing: done, {MANY}/{MANY} sessions (100%) in ")
     assert "\r" not in err.getvalue()
-    assert out.getvalue() == f"Sessions indexed: {MANY}, unknown user: 0.\n"
+    assert out.getvalue() == f"Sessions indexed: {MANY}.\n"
     assert IndexedSession.objects.count() == MANY
 
 
@@ -108,7 +108,7 @@ def test_index_sessions_draws_a_bar_on_a_terminal(db_sessions: None, alice: Any)
     pytest.importorskip("tqdm")
     stored_sessions(alice, MANY, indexed=False)
     out, shown = run_on_a_terminal("authzguard_index_sessions")
-    assert out == f"Sessions indexed: {MANY}, unknown user: 0.\n"
+    assert out == f"Sessions indexed: {MANY}.\n"
     assert "indexing: 100%" in shown and f"{MANY}/{MANY}" in shown
     assert "\x1b[31" not in shown  # stderr's error colour is not applied to the bar
 

@@ -12,8 +12,10 @@
 ``has_view_permission``, ``has_change_permission`` and ``has_delete_permission`` ask the
 policy: on the object when the admin names one, else whether any allow rule could apply
 to the user (``CompiledPolicy.could_allow``), which opens the page. The changelist (and
-every object the admin looks up, since it looks them up in ``get_queryset()``) holds only
-what the user may view. Bulk deletions and list-editable saves are decided per object, on
+every object the admin looks up, since it looks them up in ``get_queryset()``) holds
+exactly what the user may view: ``get_queryset()`` is narrowed by
+:func:`authzguard.filter_queryset` for ``authz_view_action``, in SQL, so that pair's
+conditions must become SQL (authzguard.E071-E073 at start-up). Bulk deletions and list-editable saves are decided per object, on
 the row as stored. Django's model permissions are not consulted for these; adding stays
 Django's own (``has_add_permission``). The admin site still requires ``is_staff``.
 """
@@ -29,7 +31,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from authzguard.backends import allows
-from authzguard.policy.model import Resource
+from authzguard.filter_checks import filtered_pair_messages
 from authzguard.subjects import subject_for
 
 logger = logging.getLogger("authzguard")
@@ -54,21 +56,15 @@ def could_allow(user: Any, action: str, kind: str) -> bool:
 def allowed_rows(
     request: HttpRequest, action: str, kind: str, queryset: QuerySet[Any]
 ) -> QuerySet[Any]:
-    """The rows of ``queryset`` the policy lets the user ``action``: one query.
-
-    Decided without an object, so only rules with no condition on ``resource.*`` open
-    rows; everyone else sees none (never every row).
-    """
-    from authzguard.runtime import get_policy
+    """The rows of ``queryset`` the policy lets the user ``action``, in the one query the
+    changelist makes (:func:`authzguard.filter_queryset`); none when that fails."""
+    from authzguard.filtering import filter_queryset
 
     try:
-        policy = get_policy()
-        subject = subject_for(request.user, policy, kind=kind, action=action)
-        decision = policy.decide(subject, action, Resource(kind, {}))
-    except Exception:  # fail closed
+        return filter_queryset(request, action, queryset, kind=kind)
+    except Exception:  # fail closed (authzguard.E071-E073 name the cause at start-up)
         logger.exception("authzguard could not filter %s for %s", kind, action)
         return queryset.none()
-    return queryset if decision.allowed and decision.error is None else queryset.none()
 
 
 def admin_messages(model_admin: Any) -> list[CheckMessage]:
@@ -91,11 +87,17 @@ def admin_messages(model_admin: Any) -> list[CheckMessage]:
         model_admin.authz_change_action,
         model_admin.authz_delete_action,
     )
-    return [
+    undeclared = [
         _e039(model_admin, f"{name}: action {action!r} of {kind!r} is not declared")
         for action in actions
         if action is not None and action not in declared.actions
     ]
+    if undeclared:
+        return undeclared
+    # The changelist is filtered by the view action: its rules must become SQL.
+    return filtered_pair_messages(
+        policy, name, kind, model_admin.authz_view_action, model_admin.model
+    )
 
 
 def _e039(model_admin: Any, problem: str) -> CheckMessage:

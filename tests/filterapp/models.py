@@ -1,4 +1,5 @@
-"""Rows whose every attribute may be NULL, and a parent across a nullable foreign key."""
+"""Rows whose every attribute may be NULL, a parent across a nullable foreign key, and
+members (a many-to-many)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class Row(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     parent = models.ForeignKey(Parent, null=True, on_delete=models.SET_NULL, related_name="rows")
+    #: A to-many relation: list filtering tests it in a subquery.
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
 
     def __str__(self) -> str:
         return f"row {self.pk}"

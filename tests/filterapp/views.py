@@ -41,3 +41,9 @@ class RowViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
     filter_backends = [AuthzGuardFilterBackend]
     authz_resource = "row"
     authz_actions = {"list": "list", "retrieve": "view"}
+
+
+class RowExportViewSet(RowViewSet):
+    """Its ``list`` is filtered by the rule that reads a property: authzguard.E071."""
+
+    authz_actions = {"list": "export", "retrieve": "view"}

@@ -1,4 +1,5 @@
-"""The example app's API: DRF viewsets with ``AuthzGuardPermission``, keyed by action."""
+"""The example app's API: DRF viewsets with ``AuthzGuardPermission``, keyed by action, and
+``AuthzGuardFilterBackend`` narrowing ``list`` to what the policy allows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from authzguard.contrib.drf import AuthorizedObjectMixin, AuthzGuardPermission
+from authzguard.contrib.drf import (
+    AuthorizedObjectMixin,
+    AuthzGuardFilterBackend,
+    AuthzGuardPermission,
+)
 from tests.projectapp.models import Invoice, Project
 
 
@@ -31,6 +36,7 @@ class ProjectViewSet(AuthorizedObjectMixin, viewsets.ModelViewSet):  # type: ign
     queryset = Project.objects.all()
     serializer_class = ProjectSerializer
     permission_classes = [AuthzGuardPermission]
+    filter_backends = [AuthzGuardFilterBackend]  # list: only what the policy allows
     renderer_classes = [JSONRenderer]
     authz_resource = "project"
     authz_actions = {
@@ -66,6 +72,7 @@ class InvoiceViewSet(  # type: ignore[misc]
     queryset = Invoice.objects.all()
     serializer_class = InvoiceSerializer
     permission_classes = [AuthzGuardPermission]
+    filter_backends = [AuthzGuardFilterBackend]  # list: only what the policy allows
     renderer_classes = [JSONRenderer]
     authz_resource = "invoice"
     authz_parent = "project"  # the parent's kind: "project" (authz_parent_resource)

@@ -10,7 +10,7 @@ class Project(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_projects"
     )
-    #: Team members may view the project (the policy reads it once to-many attributes exist).
+    #: Team members view and list the project (``members: {type: list, field: team}``).
     team = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="team_projects"
     )

@@ -102,7 +102,7 @@ class InvoiceDetail(AuthorizeMixin, DetailView):  # type: ignore[type-arg]
     authz_source = "path"
 
 
-class InvoiceList(AuthorizeMixin, ListView):  # type: ignore[type-arg]
+class InvoiceList(AuthorizedListMixin, ListView):  # type: ignore[type-arg]
     model = Invoice
     authz_action = "list"
     authz_resource = "invoice"

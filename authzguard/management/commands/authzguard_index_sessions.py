@@ -41,7 +41,10 @@ class Command(BaseCommand):
         counts = self._index(engine)
         if options["prune"]:
             counts["pruned"] = self._prune(engine)
-        summary = ", ".join(f"{name}: {counts[name]}" for name in sorted(counts))
+        # "indexed" always; the others only when some session was one: "unknown user: 0"
+        # read as if there had been an unknown user.
+        names = ["indexed", *sorted(name for name in counts if name != "indexed" and counts[name])]
+        summary = ", ".join(f"{name}: {counts[name]}" for name in names)
         self.stdout.write(f"Sessions {summary}.")
 
     def _index(self, engine: Any) -> Counter[str]:
@@ -65,7 +68,7 @@ class Command(BaseCommand):
             for key, user_pk in pending.items()
             if user_pk in existing
         ]
-        counts["unknown user"] += len(pending) - len(rows)
+        counts["of an unknown user"] += len(pending) - len(rows)
         with progress("indexing", total=len(rows), unit="sessions", stream=out) as advance:
             for start in range(0, len(rows), _BATCH):
                 batch = rows[start : start + _BATCH]
