@@ -7,23 +7,28 @@ everything it inherits). A deny that applies and whose condition holds denies; o
 an allow that applies and holds allows; otherwise deny. A condition that cannot be
 evaluated (an absent attribute, a type that cannot be compared) denies the whole request.
 
-The index holds, per (kind, action) and per subject name, the rules naming that subject
-in policy order. A decision looks up the subject's effective roles there and merges the
-few lists it finds, so it costs the rules that apply to the subject, not the rules of
-the pair, and nothing is cached per request or per role set.
+The index (``index``) holds, per (kind, action), the rules in policy order and per role
+the mask of those it makes apply. A decision ORs the masks of the subject's roles and
+visits the rules of the result, so it costs the rules that apply to the subject, not the
+rules of the pair, and nothing is cached per request or per role set.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from authzguard.exceptions import EvaluationError
-from authzguard.policy import casbin_text, conditions, evaluation
+from authzguard.policy import casbin_text, conditions
 from authzguard.policy import roles as role_graph
 from authzguard.policy.allocation import collector_paused
-from authzguard.policy.index import IndexedRule, build_buckets, no_match_decision, rule_decision
+from authzguard.policy.index import (
+    IndexedRule,
+    build_buckets,
+    no_match_decision,
+    rule_decision,
+    table_budget,
+)
 from authzguard.policy.model import (
     BUILTIN_SUBJECTS,
     SUBJECT_ATTRIBUTES,
@@ -101,11 +106,13 @@ class CompiledPolicy:
         "_buckets",
         "_decider",
         "_direct_roles",
+        "_exact_types",
         "_group_pairs",
         "_group_reads",
         "_group_roles",
         "_groups_read",
         "_inherited",
+        "_paths",
         "_source_roles",
         "policy",
         "uses_groups",
@@ -119,9 +126,15 @@ class CompiledPolicy:
         self._inherited: Mapping[str, frozenset[str]] = MappingProxyType(
             role_graph.closures(policy.roles)
         )
-        self._buckets = MappingProxyType(build_buckets(policy))
+        # A plain dict, never written after this: read once per decision, and a
+        # mappingproxy's ``get`` costs a second method call.
+        self._buckets = build_buckets(policy, self._inherited)
+        paths = role_graph.shortest_paths(policy.roles, self._inherited, table_budget(policy))
+        #: The inheritance path of each (role, role it inherits), or ``None`` when the
+        #: policy's inheritance is too large to tabulate (``_path`` then walks the graph).
+        self._paths = None if paths is None else MappingProxyType(paths)
         self._allow_subjects: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType(
-            {key: names for key, b in self._buckets.items() if (names := b.allows.names())}
+            {key: names for key, b in self._buckets.items() if (names := b.names("allow"))}
         )
         source_roles: dict[str, set[str]] = {}
         group_roles: dict[str, set[str]] = {}
@@ -150,10 +163,7 @@ class CompiledPolicy:
         # by some rule, or a condition reads subject.groups: only there can a group query
         # change a decision.
         self._group_pairs = self._groups_read | frozenset(
-            key
-            for key, bucket in self._buckets.items()
-            if not group_reach.isdisjoint(bucket.denies.by_role)
-            or not group_reach.isdisjoint(bucket.allows.by_role)
+            key for key, bucket in self._buckets.items() if not group_reach.isdisjoint(bucket.named)
         )
         self._group_reads = MappingProxyType(
             {key: self._reads_through_groups(key, group_reach) for key in self._group_pairs}
@@ -168,7 +178,23 @@ class CompiledPolicy:
                 for kind in policy.resources.values()
             }
         )
-        self._decider: Decider = self._decide_indexed
+        #: Per kind, the declared attributes with the exact types that fit them, and
+        #: those of type ``any`` (see ``_exactly_typed``).
+        self._exact_types = MappingProxyType(
+            {
+                kind.name: (
+                    tuple(
+                        (a.name, _FITTING_TYPES[a.type])
+                        for a in kind.attributes.values()
+                        if a.type in _FITTING_TYPES
+                    ),
+                    tuple(a.name for a in kind.attributes.values() if a.type not in _FITTING_TYPES),
+                )
+                for kind in policy.resources.values()
+            }
+        )
+        #: Another engine's ``decide`` (see ``with_decider``); ``None`` for the index.
+        self._decider: Decider | None = None
 
     def _reach(self, names: set[str]) -> frozenset[str]:
         """``names`` and every role they inherit."""
@@ -241,10 +267,11 @@ class CompiledPolicy:
         bucket = self._buckets.get((kind, action))
         if bucket is None:
             return (), ()
-        held = self._held(subject)
-        denies = bucket.denies.applicable(subject.authenticated, held)
-        allows = bucket.allows.applicable(subject.authenticated, held)
-        return tuple(c.rule for c in denies), tuple(c.rule for c in allows)
+        mask = bucket.mask(subject.authenticated, subject.roles, self._inherited)
+        denies, allows = mask & bucket.denies, mask & ~bucket.denies
+        return tuple(c.rule for c in bucket.picked(denies)), tuple(
+            c.rule for c in bucket.picked(allows)
+        )
 
     def groups_matter(self, kind: str, action: str) -> bool:
         """Whether Django group membership can change any decision on ``action`` over ``kind``."""
@@ -291,23 +318,24 @@ class CompiledPolicy:
         """The attributes read by the rules of ``key`` that a group-granted role may make
         apply; ``None`` when one of them is a deny or may fail on present attributes."""
         bucket = self._buckets[key]
-        if any(name in group_reach for name in bucket.denies.by_role):
+        reached = 0
+        for name, bits in bucket.named.items():
+            if name in group_reach:
+                reached |= bits
+        if reached & bucket.denies:
             return None
         types = {name: a.type for name, a in self.policy.resources[key[0]].attributes.items()}
         reads: set[tuple[str, str, bool]] = set()
-        for name, compiled_rules in bucket.allows.by_role.items():
-            if name not in group_reach:
+        for compiled in bucket.picked(reached):
+            when = compiled.rule.when
+            if when is None:
                 continue
-            for compiled in compiled_rules:
-                when = compiled.rule.when
-                if when is None:
-                    continue
-                for ref in conditions.refs(when.tree):
-                    table = SUBJECT_ATTRIBUTES if ref.scope == "subject" else types
-                    declared = table.get(ref.name, "any")
-                    if declared == "any":
-                        return None
-                    reads.add((ref.scope, ref.name, declared == "list"))
+            for ref in conditions.refs(when.tree):
+                table = SUBJECT_ATTRIBUTES if ref.scope == "subject" else types
+                declared = table.get(ref.name, "any")
+                if declared == "any":
+                    return None
+                reads.add((ref.scope, ref.name, declared == "list"))
         return tuple(sorted(reads))
 
     def effective_roles(self, subject: Subject) -> frozenset[str]:
@@ -317,11 +345,7 @@ class CompiledPolicy:
 
     def _held(self, subject: Subject) -> frozenset[str]:
         """The roles granted to ``subject`` and every role they inherit."""
-        if not subject.roles:
-            return subject.roles
-        inherited = self._inherited
-        below = [inherited[r] for r in subject.roles if inherited.get(r)]
-        return subject.roles.union(*below) if below else subject.roles
+        return role_graph.held(subject.roles, self._inherited)
 
     def decide(self, subject: Subject, action: str, resource: Resource) -> Decision:
         """Decide one request. Never raises: any failure is a deny that says why.
@@ -331,6 +355,8 @@ class CompiledPolicy:
         would otherwise make ``in`` a substring test).
         """
         try:
+            if self._decider is None:
+                return self._decide_indexed(subject, action, resource)
             problem = self.type_problem(subject, resource)
             if problem is not None:
                 return Decision(False, None, f"denied: {problem}", error=problem)
@@ -353,59 +379,67 @@ class CompiledPolicy:
 
     # -- the indexed evaluator --
 
+    def _exactly_typed(self, subject: Subject, resource: Resource) -> bool:
+        """Whether ``type_problem`` has nothing to say and no declared attribute of the
+        resource is absent or ``None``, checked by exact types only: then conditions can
+        read ``resource.attributes`` as they are (``resource_env`` leaves out ``None``)."""
+        for name, _, _, fitting in _SUBJECT_CHECKS:
+            value = getattr(subject, name)
+            if value is not None and type(value) not in fitting:
+                return False
+        attributes = resource.attributes
+        typed, untyped = self._exact_types[resource.kind]
+        try:
+            for name, fitting in typed:
+                if type(attributes[name]) not in fitting:
+                    return False
+            for name in untyped:
+                if attributes[name] is None:
+                    return False
+        except KeyError:
+            return False
+        return True
+
     def _decide_indexed(self, subject: Subject, action: str, resource: Resource) -> Decision:
         bucket = self._buckets.get((resource.kind, action))
-        if bucket is None:
-            return Decision(False, None, f"denied: no rule grants {action!r} on {resource.kind!r}")
-        held = self._held(subject)
-        denies = bucket.denies.applicable(subject.authenticated, held)
-        allows = bucket.allows.applicable(subject.authenticated, held)
-        # Only conditions read the environments: skip building them when no rule has one.
-        s_env = subject_env(subject) if bucket.uses_conditions else {}
-        r_env = resource_env(resource) if bucket.uses_conditions else {}
-        truth = evaluation.truth
+        r_env: Mapping[str, object]
+        if bucket is not None and self._exactly_typed(subject, resource):
+            r_env = resource.attributes
+        else:
+            problem = self.type_problem(subject, resource)
+            if problem is not None:
+                return Decision(False, None, f"denied: {problem}", error=problem)
+            if bucket is None:
+                kind = resource.kind
+                return Decision(False, None, f"denied: no rule grants {action!r} on {kind!r}")
+            r_env = resource_env(resource)
+        mask = bucket.mask(subject.authenticated, subject.roles, self._inherited)
+        # Only conditions read the environments: skip building them when none applies.
+        s_env = subject_env(subject) if mask & bucket.conditional else {}
         try:
-            for compiled in denies:
-                evaluator = compiled.evaluator
-                if evaluator is None:
-                    return self._decision(compiled, subject)
-                value = evaluator(s_env, r_env)
-                # ``value is True or (...)`` is ``truth(value)`` without a call for booleans.
-                if value is True or (value is not False and truth(value)):
-                    return self._decision(compiled, subject)
-            chosen: IndexedRule | None = None
-            for compiled in allows:
-                # Every applicable condition is evaluated, as Casbin does: one that fails denies.
-                evaluator = compiled.evaluator
-                if evaluator is None:
-                    holds = True
-                else:
-                    value = evaluator(s_env, r_env)
-                    holds = value is True or (value is not False and truth(value))
-                if holds and chosen is None:
-                    chosen = compiled
+            compiled = bucket.deciding_rule(mask, s_env, r_env)
         except EvaluationError as exc:
             return Decision(
                 False, None, f"denied: a condition could not be evaluated ({exc})", error=str(exc)
             )
-        if chosen is None:
-            return no_match_decision(bucket, allows)
-        return self._decision(chosen, subject)
+        if compiled is None:
+            return no_match_decision(bucket, bucket.picked(mask & ~bucket.denies))
+        return self._decision(compiled, subject)
 
     def no_match(self, subject: Subject, action: str, kind: str) -> Decision:
         """The deny when no rule holds: the one reason every engine gives for it."""
         bucket = self._buckets.get((kind, action))
         if bucket is None:
             return Decision(False, None, f"denied: no rule grants {action!r} on {kind!r}")
-        held = self._held(subject)
-        return no_match_decision(bucket, bucket.allows.applicable(subject.authenticated, held))
+        mask = bucket.mask(subject.authenticated, subject.roles, self._inherited)
+        return no_match_decision(bucket, bucket.picked(mask & ~bucket.denies))
 
     def _decision(self, compiled: IndexedRule, subject: Subject) -> Decision:
         # A subject named directly by the rule (the usual case) has a decision ready.
         authenticated = "authenticated" if subject.authenticated else "anonymous"
-        for name in compiled.rule.subjects:
+        for name, decision in compiled.direct:
             if name == "*" or name == authenticated or name in subject.roles:
-                return compiled.direct[name]
+                return decision
         return rule_decision(compiled.rule, self.chain(subject, compiled.rule))
 
     def chain(self, subject: Subject, rule: Rule) -> tuple[str, ...]:
@@ -424,29 +458,12 @@ class CompiledPolicy:
         return best or ()
 
     def _path(self, start: str, target: str) -> tuple[str, ...] | None:
-        """The shortest inheritance path from role ``start`` to role ``target``, if any.
-
-        Breadth-first over the roles that lead to ``target`` only, in the order written.
-        """
+        """The shortest inheritance path from role ``start`` to role ``target``, if any."""
         if start == target:
             return (start,)
-        inherited, roles = self._inherited, self.policy.roles
-        if target not in inherited.get(start, ()):
-            return None
-        previous: dict[str, str] = {start: start}
-        frontier = deque([start])
-        while frontier:
-            name = frontier.popleft()
-            if name == target:
-                path = [name]
-                while path[-1] != start:
-                    path.append(previous[path[-1]])
-                return tuple(reversed(path))
-            for parent in roles[name].inherits:
-                if parent not in previous and (parent == target or target in inherited[parent]):
-                    previous[parent] = name
-                    frontier.append(parent)
-        return None  # pragma: no cover - target is inherited, so a path exists
+        if self._paths is not None:
+            return self._paths.get((start, target))
+        return role_graph.path_between(self.policy.roles, self._inherited, start, target)
 
     # -- Casbin text --
 

@@ -9,6 +9,7 @@ input, the closure, stops at a budget linear in the policy and says so.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 
 from authzguard.policy.model import Role
@@ -178,3 +179,64 @@ def closures(roles: Mapping[str, Role], budget: int | None = None) -> dict[str, 
         left -= 1
         inherited[name] = shared
     return inherited
+
+
+def held(roles: frozenset[str], inherited: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """``roles`` and every role they inherit (``inherited``: what :func:`closures` gives)."""
+    below = [inherited[r] for r in roles if inherited.get(r)]
+    return roles.union(*below) if below else roles
+
+
+def shortest_paths(
+    roles: Mapping[str, Role], inherited: Mapping[str, frozenset[str]], budget: int
+) -> dict[tuple[str, str], tuple[str, ...]] | None:
+    """Per role and each role it inherits, the shortest inheritance path from one to the
+    other (breadth-first, parents in the order written); ``None`` when the roles inherit
+    more than ``budget`` roles in all, or the walks would follow more links than that."""
+    if sum(len(below) for below in inherited.values()) > budget:
+        return None
+    links = {name: len(_parents(roles, name)) for name in roles}
+    walked = sum(links[start] + sum(links[n] for n in below) for start, below in inherited.items())
+    if walked > budget:
+        return None
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for start, below in inherited.items():
+        if not below:
+            continue
+        paths: dict[str, tuple[str, ...]] = {start: (start,)}
+        frontier = deque([start])
+        while frontier:
+            name = frontier.popleft()
+            for parent in _parents(roles, name):
+                if parent not in paths:
+                    paths[parent] = (*paths[name], parent)
+                    frontier.append(parent)
+        for target, path in paths.items():
+            if target != start:
+                out[(start, target)] = path
+    return out
+
+
+def path_between(
+    roles: Mapping[str, Role], inherited: Mapping[str, frozenset[str]], start: str, target: str
+) -> tuple[str, ...] | None:
+    """The path :func:`shortest_paths` gives from ``start`` to ``target``, if any, found
+    breadth-first over the roles that lead to ``target`` only."""
+    if start == target:
+        return (start,)
+    if target not in inherited.get(start, ()):
+        return None
+    previous: dict[str, str] = {start: start}
+    frontier = deque([start])
+    while frontier:
+        name = frontier.popleft()
+        if name == target:
+            path = [name]
+            while path[-1] != start:
+                path.append(previous[path[-1]])
+            return tuple(reversed(path))
+        for parent in _parents(roles, name):
+            if parent not in previous and (parent == target or target in inherited[parent]):
+                previous[parent] = name
+                frontier.append(parent)
+    return None  # pragma: no cover - target is inherited, so a path exists
