@@ -13,58 +13,21 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import AsyncClient, Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from tests.projectapp.fixtures import PEOPLE, POLICY, client_for
 from tests.projectapp.models import Invoice, Project
 
-POLICY = Path(__file__).resolve().parent / "projectapp" / "policies" / "projects.yaml"
-
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.projectapp.urls")]
-
-PEOPLE = ("owner", "member", "finance", "admin", "stranger", "anonymous")
 
 
 @pytest.fixture(autouse=True)
 def projects_policy() -> Any:
     with override_settings(AUTHZGUARD_POLICY_PATHS=[POLICY]):
         yield
-
-
-@pytest.fixture
-def people(db: None) -> dict[str, User | None]:
-    finance = User.objects.create_user("fiona", password="pw")
-    finance.groups.add(Group.objects.create(name="finance"))
-    return {
-        "owner": User.objects.create_user("olivia", password="pw"),
-        "member": User.objects.create_user("mike", password="pw"),
-        "finance": finance,
-        "admin": User.objects.create_superuser("root", password="pw"),
-        "stranger": User.objects.create_user("sam", password="pw"),
-        "anonymous": None,
-    }
-
-
-@pytest.fixture
-def project(people: dict[str, User | None]) -> Project:
-    project = Project.objects.create(owner=people["owner"], name="Apollo")
-    project.team.add(people["member"])
-    return project
-
-
-@pytest.fixture
-def invoice(project: Project) -> Invoice:
-    return Invoice.objects.create(project=project, amount=Decimal("120.00"))
-
-
-def client_for(people: dict[str, User | None], who: str) -> Client:
-    client = Client()
-    user = people[who]
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def status(response: Any) -> int | str:
