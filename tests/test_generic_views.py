@@ -37,6 +37,18 @@ def status(response: Any) -> int | str:
     return int(response.status_code)
 
 
+def shown_exactly_to_who_may_submit(
+    client: Client, url: str, data: dict[str, str], expected: int | str, post_url: str = ""
+) -> Any:
+    """GET ``url`` answers ``expected``; POSTing ``data`` redirects when the form was shown
+    (200) and is refused alike otherwise. Returns the GET's response."""
+    shown = client.get(url)
+    assert status(shown) == expected
+    submitted = client.post(post_url or url, data)
+    assert status(submitted) == (302 if expected == 200 else expected)
+    return shown
+
+
 # -- UpdateView: the form's GET is allowed exactly when its POST is --------------------------
 
 EDIT = {
@@ -55,13 +67,10 @@ def test_update_view_shows_its_form_exactly_to_who_may_submit_it(
 ) -> None:
     """Regression: ``GET /projects/1/edit/`` was a 405 for everyone."""
     client = client_for(people, who)
-    shown = client.get(f"/projects/{project.pk}/edit/")
-    assert status(shown) == EDIT[who]
+    url = f"/projects/{project.pk}/edit/"
+    shown = shown_exactly_to_who_may_submit(client, url, {"name": "Artemis"}, EDIT[who])
     if who == "owner":
         assert b'name="name"' in shown.content and b"Apollo" in shown.content
-    submitted = client.post(f"/projects/{project.pk}/edit/", {"name": "Artemis"})
-    expected_post = 302 if who == "owner" else EDIT[who]
-    assert status(submitted) == expected_post
     project.refresh_from_db()
     assert project.name == ("Artemis" if who == "owner" else "Apollo")
 
@@ -125,12 +134,10 @@ def test_delete_view_confirms_and_deletes_for_admins_only(
     people: dict[str, User | None], project: Project, who: str
 ) -> None:
     client = client_for(people, who)
-    confirm = client.get(f"/projects/{project.pk}/delete/")
-    assert status(confirm) == DELETE[who]
+    url = f"/projects/{project.pk}/delete/"
+    confirm = shown_exactly_to_who_may_submit(client, url, {}, DELETE[who])
     if who == "admin":
         assert b"Delete Apollo?" in confirm.content
-    deleted = client.post(f"/projects/{project.pk}/delete/")
-    assert status(deleted) == (302 if who == "admin" else DELETE[who])
     assert Project.objects.filter(pk=project.pk).exists() == (who != "admin")
 
 
@@ -152,12 +159,10 @@ def test_form_view_about_an_object(
 ) -> None:
     client = client_for(people, who)
     expected = EDIT[who]  # archiving is the owner's, like editing
-    shown = client.get(f"/projects/{project.pk}/archive/")
-    assert status(shown) == expected
+    url = f"/projects/{project.pk}/archive/"
+    shown = shown_exactly_to_who_may_submit(client, url, {"confirm": "on"}, expected)
     if who == "owner":
         assert b"Archive Apollo?" in shown.content
-    done = client.post(f"/projects/{project.pk}/archive/", {"confirm": "on"})
-    assert status(done) == (302 if who == "owner" else expected)
     project.refresh_from_db()
     assert project.archived == (who == "owner")
 
@@ -255,15 +260,16 @@ def test_create_is_authorized_against_the_parent(
     people: dict[str, User | None], project: Project, who: str
 ) -> None:
     client = client_for(people, who)
-    shown = client.get(f"/invoices/new/?project={project.pk}")
-    assert status(shown) == ADD_INVOICE[who]
+    shown = shown_exactly_to_who_may_submit(
+        client,
+        f"/invoices/new/?project={project.pk}",
+        {"project": str(project.pk), "amount": "9.50", "status": "draft"},
+        ADD_INVOICE[who],
+        post_url="/invoices/new/",
+    )
     if who == "owner":
         # The parent named in the query string is preselected.
         assert f'<option value="{project.pk}" selected>'.encode() in shown.content
-    created = client.post(
-        "/invoices/new/", {"project": str(project.pk), "amount": "9.50", "status": "draft"}
-    )
-    assert status(created) == (302 if who == "owner" else ADD_INVOICE[who])
     assert Invoice.objects.filter(amount=Decimal("9.50")).count() == (who == "owner")
 
 
