@@ -75,7 +75,20 @@ class SuiteFile(pytest.File):
             yield CoverageCheck.from_parent(self, name="rule coverage", files=files)
 
 
-class SuiteTest(pytest.Item):
+class PolicyItem(pytest.Item):
+    """An item whose policy failures read as the suite's own report, without a traceback."""
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: str | None = None,
+    ) -> str:
+        if isinstance(excinfo.value, PolicyTestFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+
+class SuiteTest(PolicyItem):
     def __init__(self, *, suite: Suite, test: PolicyTest, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.suite = suite
@@ -89,20 +102,11 @@ class SuiteTest(pytest.Item):
             lines = [f"{r.expectation.position}: {r.name}: {r.problem()}" for r in failures]
             raise PolicyTestFailure("\n".join(lines))
 
-    def repr_failure(
-        self,
-        excinfo: pytest.ExceptionInfo[BaseException],
-        style: str | None = None,
-    ) -> str:
-        if isinstance(excinfo.value, PolicyTestFailure):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo))
-
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, self.test.position.line - 1, f"policy test: {self.test.name}"
 
 
-class BrokenSuite(pytest.Item):
+class BrokenSuite(PolicyItem):
     def __init__(self, *, problem: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.problem = problem
@@ -110,15 +114,8 @@ class BrokenSuite(pytest.Item):
     def runtest(self) -> None:
         raise PolicyTestFailure(self.problem)
 
-    def repr_failure(
-        self,
-        excinfo: pytest.ExceptionInfo[BaseException],
-        style: str | None = None,
-    ) -> str:
-        return str(excinfo.value)
 
-
-class CoverageCheck(pytest.Item):
+class CoverageCheck(PolicyItem):
     def __init__(self, *, files: list[Path], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.files = files
@@ -133,12 +130,3 @@ class CoverageCheck(pytest.Item):
             raise PolicyTestFailure(
                 f"rule coverage {report.coverage:.1f}% is below {wanted:g}%\n" + "\n".join(lines)
             )
-
-    def repr_failure(
-        self,
-        excinfo: pytest.ExceptionInfo[BaseException],
-        style: str | None = None,
-    ) -> str:
-        if isinstance(excinfo.value, PolicyTestFailure):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo))

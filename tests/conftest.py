@@ -14,6 +14,9 @@ from hypothesis import settings
 if TYPE_CHECKING:
     from tests.browser.server import DemoServer
 
+# The example app's people and objects (tests/projectapp/fixtures.py).
+pytest_plugins = ["tests.projectapp.fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # Examples per property test (marker ``property``): bounded in `make test`; `make soak`

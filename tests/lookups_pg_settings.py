@@ -1,4 +1,4 @@
-"""Settings for running the lookup tests against PostgreSQL (tests/test_lookups_postgresql.py)."""
+"""tests.settings on PostgreSQL, for the suites rerun there (tests/suites.py: run_on_postgresql)."""
 
 from __future__ import annotations
 

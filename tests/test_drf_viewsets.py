@@ -6,11 +6,10 @@ admin, a stranger and an anonymous caller. Creating an invoice is decided on its
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -19,13 +18,10 @@ pytest.importorskip("rest_framework")
 from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
 from tests.projectapp.api import ProjectViewSet
+from tests.projectapp.fixtures import PEOPLE, POLICY, signed_in
 from tests.projectapp.models import Invoice, Project
 
-POLICY = Path(__file__).resolve().parent / "projectapp" / "policies" / "projects.yaml"
-
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.projectapp.urls")]
-
-PEOPLE = ("owner", "member", "finance", "admin", "stranger", "anonymous")
 
 
 @pytest.fixture(autouse=True)
@@ -34,38 +30,8 @@ def projects_policy() -> Any:
         yield
 
 
-@pytest.fixture
-def people(db: None) -> dict[str, User | None]:
-    finance = User.objects.create_user("fiona", password="pw")
-    finance.groups.add(Group.objects.create(name="finance"))
-    return {
-        "owner": User.objects.create_user("olivia", password="pw"),
-        "member": User.objects.create_user("mike", password="pw"),
-        "finance": finance,
-        "admin": User.objects.create_superuser("root", password="pw"),
-        "stranger": User.objects.create_user("sam", password="pw"),
-        "anonymous": None,
-    }
-
-
-@pytest.fixture
-def project(people: dict[str, User | None]) -> Project:
-    project = Project.objects.create(owner=people["owner"], name="Apollo")
-    project.team.add(people["member"])
-    return project
-
-
-@pytest.fixture
-def invoice(project: Project) -> Invoice:
-    return Invoice.objects.create(project=project, amount=Decimal("120.00"))
-
-
 def client_for(people: dict[str, User | None], who: str) -> APIClient:
-    client = APIClient()
-    user = people[who]
-    if user is not None:
-        client.force_login(user)
-    return client
+    return signed_in(APIClient(), people[who])
 
 
 def only(who: str, *allowed: str, yes: int = 200) -> int:

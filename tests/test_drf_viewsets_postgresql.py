@@ -1,23 +1,15 @@
-"""The example app's DRF viewsets on PostgreSQL: ``tests/test_drf_viewsets.py`` again, in
+"""The example app"s DRF viewsets on PostgreSQL: ``tests/test_drf_viewsets.py`` again, in
 its own process, against the real server (under CI=true it must be there)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
-from tests.suites import run_suite
-from tests.test_lookups_postgresql import SETTINGS, _engine
+from tests.suites import run_on_postgresql
 
 
 @pytest.mark.postgres
 def test_drf_viewsets_on_postgresql(postgres_service: dict[str, Any]) -> None:
-    env = {
-        "AUTHZGUARD_TEST_PGHOST": str(postgres_service["HOST"]),
-        "AUTHZGUARD_TEST_PGPORT": str(postgres_service["PORT"]),
-        "AUTHZGUARD_LOOKUPS_PG_NAME": f"authzguard_i12_drf_viewsets_{os.getpid()}",
-    }
-    report = run_suite(["tests/test_drf_viewsets.py"], SETTINGS, env)
-    assert _engine(env) == "django.db.backends.postgresql", report
+    run_on_postgresql("drf_viewsets", ["tests/test_drf_viewsets.py"], postgres_service)

@@ -13,18 +13,15 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import AsyncClient, Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from tests.projectapp.fixtures import PEOPLE, POLICY, client_for
 from tests.projectapp.models import Invoice, Project
 
-POLICY = Path(__file__).resolve().parent / "projectapp" / "policies" / "projects.yaml"
-
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.projectapp.urls")]
-
-PEOPLE = ("owner", "member", "finance", "admin", "stranger", "anonymous")
 
 
 @pytest.fixture(autouse=True)
@@ -33,45 +30,23 @@ def projects_policy() -> Any:
         yield
 
 
-@pytest.fixture
-def people(db: None) -> dict[str, User | None]:
-    finance = User.objects.create_user("fiona", password="pw")
-    finance.groups.add(Group.objects.create(name="finance"))
-    return {
-        "owner": User.objects.create_user("olivia", password="pw"),
-        "member": User.objects.create_user("mike", password="pw"),
-        "finance": finance,
-        "admin": User.objects.create_superuser("root", password="pw"),
-        "stranger": User.objects.create_user("sam", password="pw"),
-        "anonymous": None,
-    }
-
-
-@pytest.fixture
-def project(people: dict[str, User | None]) -> Project:
-    project = Project.objects.create(owner=people["owner"], name="Apollo")
-    project.team.add(people["member"])
-    return project
-
-
-@pytest.fixture
-def invoice(project: Project) -> Invoice:
-    return Invoice.objects.create(project=project, amount=Decimal("120.00"))
-
-
-def client_for(people: dict[str, User | None], who: str) -> Client:
-    client = Client()
-    user = people[who]
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
 def status(response: Any) -> int | str:
     """The status, with the login redirect named (anonymous visitors are sent to sign in)."""
     if response.status_code == 302 and response["Location"].startswith("/accounts/login/"):
         return "login"
     return int(response.status_code)
+
+
+def shown_exactly_to_who_may_submit(
+    client: Client, url: str, data: dict[str, str], expected: int | str, post_url: str = ""
+) -> Any:
+    """GET ``url`` answers ``expected``; POSTing ``data`` redirects when the form was shown
+    (200) and is refused alike otherwise. Returns the GET's response."""
+    shown = client.get(url)
+    assert status(shown) == expected
+    submitted = client.post(post_url or url, data)
+    assert status(submitted) == (302 if expected == 200 else expected)
+    return shown
 
 
 # -- UpdateView: the form's GET is allowed exactly when its POST is --------------------------
@@ -92,13 +67,10 @@ def test_update_view_shows_its_form_exactly_to_who_may_submit_it(
 ) -> None:
     """Regression: ``GET /projects/1/edit/`` was a 405 for everyone."""
     client = client_for(people, who)
-    shown = client.get(f"/projects/{project.pk}/edit/")
-    assert status(shown) == EDIT[who]
+    url = f"/projects/{project.pk}/edit/"
+    shown = shown_exactly_to_who_may_submit(client, url, {"name": "Artemis"}, EDIT[who])
     if who == "owner":
         assert b'name="name"' in shown.content and b"Apollo" in shown.content
-    submitted = client.post(f"/projects/{project.pk}/edit/", {"name": "Artemis"})
-    expected_post = 302 if who == "owner" else EDIT[who]
-    assert status(submitted) == expected_post
     project.refresh_from_db()
     assert project.name == ("Artemis" if who == "owner" else "Apollo")
 
@@ -162,12 +134,10 @@ def test_delete_view_confirms_and_deletes_for_admins_only(
     people: dict[str, User | None], project: Project, who: str
 ) -> None:
     client = client_for(people, who)
-    confirm = client.get(f"/projects/{project.pk}/delete/")
-    assert status(confirm) == DELETE[who]
+    url = f"/projects/{project.pk}/delete/"
+    confirm = shown_exactly_to_who_may_submit(client, url, {}, DELETE[who])
     if who == "admin":
         assert b"Delete Apollo?" in confirm.content
-    deleted = client.post(f"/projects/{project.pk}/delete/")
-    assert status(deleted) == (302 if who == "admin" else DELETE[who])
     assert Project.objects.filter(pk=project.pk).exists() == (who != "admin")
 
 
@@ -189,12 +159,10 @@ def test_form_view_about_an_object(
 ) -> None:
     client = client_for(people, who)
     expected = EDIT[who]  # archiving is the owner's, like editing
-    shown = client.get(f"/projects/{project.pk}/archive/")
-    assert status(shown) == expected
+    url = f"/projects/{project.pk}/archive/"
+    shown = shown_exactly_to_who_may_submit(client, url, {"confirm": "on"}, expected)
     if who == "owner":
         assert b"Archive Apollo?" in shown.content
-    done = client.post(f"/projects/{project.pk}/archive/", {"confirm": "on"})
-    assert status(done) == (302 if who == "owner" else expected)
     project.refresh_from_db()
     assert project.archived == (who == "owner")
 
@@ -292,15 +260,16 @@ def test_create_is_authorized_against_the_parent(
     people: dict[str, User | None], project: Project, who: str
 ) -> None:
     client = client_for(people, who)
-    shown = client.get(f"/invoices/new/?project={project.pk}")
-    assert status(shown) == ADD_INVOICE[who]
+    shown = shown_exactly_to_who_may_submit(
+        client,
+        f"/invoices/new/?project={project.pk}",
+        {"project": str(project.pk), "amount": "9.50", "status": "draft"},
+        ADD_INVOICE[who],
+        post_url="/invoices/new/",
+    )
     if who == "owner":
         # The parent named in the query string is preselected.
         assert f'<option value="{project.pk}" selected>'.encode() in shown.content
-    created = client.post(
-        "/invoices/new/", {"project": str(project.pk), "amount": "9.50", "status": "draft"}
-    )
-    assert status(created) == (302 if who == "owner" else ADD_INVOICE[who])
     assert Invoice.objects.filter(amount=Decimal("9.50")).count() == (who == "owner")
 
 

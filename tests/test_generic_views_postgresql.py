@@ -4,21 +4,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
-from tests.suites import run_suite
-from tests.test_lookups_postgresql import SETTINGS, _engine
+from tests.suites import run_on_postgresql
 
 
 @pytest.mark.postgres
 def test_generic_views_on_postgresql(postgres_service: dict[str, Any]) -> None:
-    env = {
-        "AUTHZGUARD_TEST_PGHOST": str(postgres_service["HOST"]),
-        "AUTHZGUARD_TEST_PGPORT": str(postgres_service["PORT"]),
-        "AUTHZGUARD_LOOKUPS_PG_NAME": f"authzguard_generic_views_{os.getpid()}",
-    }
-    report = run_suite(["tests/test_generic_views.py", "tests/test_view_checks.py"], SETTINGS, env)
-    assert _engine(env) == "django.db.backends.postgresql", report
+    run_on_postgresql(
+        "generic_views",
+        ["tests/test_generic_views.py", "tests/test_view_checks.py"],
+        postgres_service,
+    )

@@ -11,8 +11,6 @@ anonymous visitor, with both engines; the queries each request costs are pinned.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +20,11 @@ from django.db import connection
 from django.test import AsyncClient, Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from tests.projectapp.fixtures import PEOPLE, POLICY, client_for, make_people, make_project
 from tests.projectapp.models import Invoice, Project
-
-POLICY = Path(__file__).resolve().parent / "projectapp" / "policies" / "projects.yaml"
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.relations_urls")]
 
-PEOPLE = ("owner", "member", "finance", "admin", "stranger", "anonymous")
 #: The same object behind each adapter: URL prefixes of tests/relations_urls.py.
 ADAPTERS = {"decorator": "/fn", "mixin": "", "drf": "/drf"}
 MISSING = 987654
@@ -42,37 +38,14 @@ def projects_policy(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture
 def people(db: None) -> dict[str, User | None]:
-    finance = User.objects.create_user("fiona", password="pw")
-    finance.groups.add(Group.objects.create(name="finance"), Group.objects.create(name="ops"))
-    return {
-        "owner": User.objects.create_user("olivia", password="pw"),
-        "member": User.objects.create_user("mike", password="pw"),
-        "finance": finance,
-        "admin": User.objects.create_superuser("root", password="pw"),
-        "stranger": User.objects.create_user("sam", password="pw"),
-        "anonymous": None,
-    }
+    # Finance is in a second group as well: subject.groups is a list, not one name.
+    return make_people(finance_groups=("finance", "ops"))
 
 
 @pytest.fixture
 def project(people: dict[str, User | None]) -> Project:
-    project = Project.objects.create(owner=people["owner"], name="Apollo")
     # Another member first: the list holds every key, not only the first.
-    project.team.add(people["stranger"] and User.objects.create_user("zoe"), people["member"])
-    return project
-
-
-@pytest.fixture
-def invoice(project: Project) -> Invoice:
-    return Invoice.objects.create(project=project, amount=Decimal("120.00"))
-
-
-def client_for(people: dict[str, User | None], who: str) -> Client:
-    client = Client()
-    user = people[who]
-    if user is not None:
-        client.force_login(user)
-    return client
+    return make_project(people, User.objects.create_user("zoe"))
 
 
 def status(response: Any) -> int | str:

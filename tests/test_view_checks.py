@@ -24,11 +24,11 @@ from authzguard.contrib.drf_checks import MESSAGES as DRF_MESSAGES
 from authzguard.mixins import shows_form_on_get
 from authzguard.sessions.checks import MESSAGES as SESSION_MESSAGES
 from authzguard.view_checks import MESSAGES
+from tests.projectapp.fixtures import POLICY, client_for
 from tests.projectapp.models import Project
 from tests.projectapp.views import InvoiceCreate, ProjectArchive, ProjectDelete, ProjectUpdate
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICY = ROOT / "tests" / "projectapp" / "policies" / "projects.yaml"
 
 pytestmark = pytest.mark.django_db
 
@@ -106,24 +106,22 @@ def test_form_display_is_detected_on_django_form_views_only() -> None:
 
 
 @pytest.mark.urls(__name__)
-def test_get_mapped_to_a_state_changing_action_is_an_error_and_a_405() -> None:
+def test_get_mapped_to_a_state_changing_action_is_an_error_and_a_405(
+    people: dict[str, User | None], project: Project
+) -> None:
     assert found(ids=r"authzguard\.E050") == [("authzguard.E050", "project-touch")]
-    owner = User.objects.create_user("olivia", password="pw")
-    project = Project.objects.create(owner=owner, name="Apollo")
-    client = Client()
-    client.force_login(owner)
+    client = client_for(people, "owner")
     assert client.get(f"/projects/{project.pk}/touch/").status_code == 405
     project.refresh_from_db()
     assert project.name == "Apollo"
 
 
 @pytest.mark.urls(__name__)
-def test_an_overridden_get_is_not_a_form_display() -> None:
+def test_an_overridden_get_is_not_a_form_display(
+    people: dict[str, User | None], project: Project
+) -> None:
     assert found(ids=r"authzguard\.W051") == [("authzguard.W051", "project-own")]
-    owner = User.objects.create_user("olivia", password="pw")
-    project = Project.objects.create(owner=owner, name="Apollo")
-    client = Client()
-    client.force_login(owner)
+    client = client_for(people, "owner")
     assert client.get(f"/projects/{project.pk}/edit-own/").status_code == 405
     project.refresh_from_db()
     assert project.name == "Apollo"

@@ -12,9 +12,10 @@ re-commented has an empty diff.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from authzguard.policy import conditions
 from authzguard.policy.access import Access, Principal, Principals, access, kind_actions
@@ -195,6 +196,26 @@ def _at(position: Position, version: Version) -> str:
     return f"{version.display(position.file)}:{position.line}"
 
 
+class _Placed(Protocol):
+    @property
+    def position(self) -> Position: ...
+
+
+_P = TypeVar("_P", bound=_Placed)
+
+
+def _matched(
+    old: Mapping[str, _P], now: Mapping[str, _P], base: Version, new: Version
+) -> Iterator[tuple[str, _P | None, _P | None, str | None, str | None]]:
+    """Each name either version declares, sorted: its entry and place in BASE and in NEW
+    (None where that version lacks it)."""
+    for name in sorted(old.keys() | now.keys()):
+        before, after = old.get(name), now.get(name)
+        b_at = _at(before.position, base) if before is not None else None
+        n_at = _at(after.position, new) if after is not None else None
+        yield name, before, after, b_at, n_at
+
+
 # -- structure --------------------------------------------------------------------------------
 
 
@@ -239,10 +260,7 @@ def _added_removed(
 def _roles(base: Version, new: Version) -> list[StructureChange]:
     old, now = base.compiled.policy.roles, new.compiled.policy.roles
     out: list[StructureChange] = []
-    for name in sorted(old.keys() | now.keys()):
-        before, after = old.get(name), now.get(name)
-        b_at = _at(before.position, base) if before is not None else None
-        n_at = _at(after.position, new) if after is not None else None
+    for name, before, after, b_at, n_at in _matched(old, now, base, new):
         if before is None or after is None:
             verb = "added" if before is None else "removed"
             out.append(StructureChange("role", f"role {name} {verb}", b_at, n_at))
@@ -268,10 +286,7 @@ def _roles(base: Version, new: Version) -> list[StructureChange]:
 def _resources(base: Version, new: Version) -> list[StructureChange]:
     old, now = base.compiled.policy.resources, new.compiled.policy.resources
     out: list[StructureChange] = []
-    for name in sorted(old.keys() | now.keys()):
-        before, after = old.get(name), now.get(name)
-        b_at = _at(before.position, base) if before is not None else None
-        n_at = _at(after.position, new) if after is not None else None
+    for name, before, after, b_at, n_at in _matched(old, now, base, new):
         if before is None or after is None:
             verb = "added" if before is None else "removed"
             out.append(StructureChange("resource", f"resource kind {name} {verb}", b_at, n_at))
@@ -322,10 +337,7 @@ def _rules(base: Version, new: Version) -> list[StructureChange]:
     old = {r.id: r for r in base.compiled.policy.rules}
     now = {r.id: r for r in new.compiled.policy.rules}
     out: list[StructureChange] = []
-    for rule_id in sorted(old.keys() | now.keys()):
-        before, after = old.get(rule_id), now.get(rule_id)
-        b_at = _at(before.position, base) if before is not None else None
-        n_at = _at(after.position, new) if after is not None else None
+    for rule_id, before, after, b_at, n_at in _matched(old, now, base, new):
         if before is None or after is None:
             rule = after or before
             assert rule is not None
