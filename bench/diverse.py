@@ -15,7 +15,7 @@ The policy (seeded, so every run writes the same files; documented in docs/perfo
   name ``*`` or ``authenticated``, and about four in five have a condition. An allow for
   ``*``/``authenticated`` on ``update`` or ``delete`` always carries an ownership condition.
 
-It lints clean: no rule names an undefined role, no allow is shadowed by an unconditional
+It lints without errors (a few warnings remain): no rule names an undefined role, no allow is shadowed by an unconditional
 deny (those name only subjects no allow names and no role inherits), and every broad allow
 of a destructive action is tied to its owner.
 

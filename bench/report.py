@@ -1,7 +1,7 @@
 """Every issue-11 target of the last ``make bench``, one PASS/MISS line each, with its figure.
 
 Reads what the benchmark scripts wrote under bench/results/ (``decisions``, ``http``,
-``load`` and ``equivalence``) and prints when each ran. A missed target is a figure to
+``load``, ``filter`` and ``equivalence``) and prints when each ran. A missed target is a figure to
 record, not a failure: this exits 0 unless a result file is missing or unreadable.
 
     .venv/bin/python bench/report.py

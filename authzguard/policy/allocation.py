@@ -2,7 +2,7 @@
 
 Building a large policy allocates many small objects (YAML nodes, positions, rules,
 index entries), none of them in reference cycles, and each allocation burst makes the
-collector walk every tracked object again (``docs/performance.md`` has the figures).
+collector walk every tracked object again.
 Reference counting still frees everything while the collector is paused; only the
 search for cycles waits until the build is over.
 """
